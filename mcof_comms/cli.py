@@ -1,0 +1,177 @@
+"""``flask --app app <command>``: users, tokens, workers, recovery, translations, quick start."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from config import ROOT, Settings
+from mcof_comms.extensions import db
+
+logger = logging.getLogger(__name__)
+
+users = AppGroup("users", help="Manage console and API users.")
+tokens = AppGroup("tokens", help="Manage API bearer tokens.")
+translate = AppGroup("translate", help="Extract, update, compile and check gettext catalogs.")
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(
+        ["admin", "coordinator", "sector_focal_point", "protection_focal_point", "responder",
+         "viewer"]
+    ),
+)
+@click.option("--sectors", default="", help="Comma-separated sector slugs (sector focal points).")
+@click.option("--name", default=None)
+def create_user_command(email: str, password: str, role: str, sectors: str, name: str | None) -> None:
+    """Create a user."""
+    from mcof_comms.auth.users import UserError, create_user
+    from mcof_comms.models import Role
+
+    sector_list = [s.strip() for s in sectors.split(",") if s.strip()]
+    try:
+        user = create_user(email, password, Role(role), name=name, sectors=sector_list)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created user {user.id} ({user.role.value})")
+
+
+@tokens.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="What the token is for.")
+def create_token_command(email: str, name: str | None) -> None:
+    """Create an API token for a user; the token is the last line printed."""
+    from mcof_comms.auth.tokens import create_token
+    from mcof_comms.auth.users import get_user_by_email
+
+    user = get_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    token = create_token(user, name)
+    db.session.commit()
+    click.echo("Store this token now; it is not shown again:", err=True)
+    click.echo(token)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
+@click.option("--queues", default="", help="Comma-separated stages (default: all, by priority).")
+def worker_command(burst: bool, queues: str) -> None:
+    """Run an RQ worker for every queue, with the scheduler and the sweeper."""
+    from mcof_comms.jobs import STAGES, AppWorker, Sweeper, get_backend
+
+    settings: Settings = current_app.extensions["mcof_settings"]
+    backend = get_backend()
+    if backend.embedded:
+        raise click.ClickException(
+            "REDIS_URL is not set: the embedded queue runs inside the web process; "
+            "set REDIS_URL to run separate workers"
+        )
+    stages = [s.strip() for s in queues.split(",") if s.strip()] or list(STAGES)
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    sweeper = Sweeper(app, settings.sweep_interval_seconds)
+    if burst:
+        from mcof_comms.maintenance import sweep
+
+        sweep()
+    else:
+        sweeper.start()
+    worker = AppWorker(backend.queues(stages), app=app, connection=backend.connection)
+    worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    sweeper.stopped.set()
+
+
+@click.command("requeue-stuck")
+@click.option("--older-than", default=0, type=int, help="Seconds a row must have waited.")
+def requeue_stuck_command(older_than: int) -> None:
+    """Re-enqueue every message left unprocessed or unsent."""
+    from mcof_comms.maintenance import sweep
+
+    result = sweep(older_than_seconds=older_than)
+    click.echo(f"re-enqueued {result.inbound} inbound and {result.outbound} outbound messages")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Quick start: apply migrations, seed defaults, and serve with the embedded worker."""
+    from flask_migrate import upgrade
+
+    from mcof_comms.jobs import start_embedded_worker
+
+    upgrade()
+    _seed_defaults()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    start_embedded_worker(app)
+    click.echo(f"mcof-comms is running on http://{host}:{port}/ (Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+def _seed_defaults() -> None:
+    """Hook for later stages (default operation, taxonomy) to make a fresh install usable."""
+    try:
+        from mcof_comms.setup import seed_defaults
+    except ImportError:
+        return
+    seed_defaults()
+    db.session.commit()
+
+
+def _pybabel(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], check=True, cwd=ROOT)
+
+
+@translate.command("extract")
+def extract_command() -> None:
+    """Extract marked strings into translations/messages.pot."""
+    _pybabel(
+        "extract", "-F", "config/babel.cfg", "-k", "_l", "-k", "lazy_gettext",
+        "--no-location", "--sort-output", "--omit-header", "-o", "translations/messages.pot", ".",
+    )
+
+
+@translate.command("update")
+def update_command() -> None:
+    """Merge messages.pot into every catalog."""
+    _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching",
+             "--omit-header")
+
+
+@translate.command("compile")
+def compile_command() -> None:
+    """Compile every catalog to .mo."""
+    _pybabel("compile", "-d", "translations")
+
+
+@translate.command("check")
+def check_command() -> None:
+    """Fail when messages.pot, a catalog or a compiled catalog is stale."""
+    from mcof_comms.translations_check import check_catalogs
+
+    problems = check_catalogs()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} translation problem(s)")
+    click.echo("catalogs are up to date")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(tokens)
+    app.cli.add_command(translate)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(requeue_stuck_command)
+    app.cli.add_command(serve_command)

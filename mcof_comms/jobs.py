@@ -1,0 +1,263 @@
+"""Queues, enqueueing and workers.
+
+Queues are named by stage. One worker serves them all in priority order, so a reply or an
+acknowledgement never waits behind a broadcast: inbound triage first, then replies, then the
+broadcast planner, then bulk sends, then maintenance.
+
+With ``REDIS_URL`` unset (the embedded quick start) the queues live on an in-memory Redis
+(fakeredis) inside the web process and a worker thread drains them. It is real RQ, so retries,
+backoff and scheduled jobs behave as in production; RQ's synchronous mode would drop them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+from rq import Queue, Retry, SimpleWorker
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+from rq.timeouts import TimerDeathPenalty
+
+from config import Settings
+
+logger = logging.getLogger(__name__)
+
+INBOUND = "inbound"
+REPLIES = "replies"
+BROADCASTS = "broadcasts"
+BULK = "bulk"
+MAINTENANCE = "maintenance"
+#: Priority order: a worker takes from the first non-empty queue.
+STAGES = (INBOUND, REPLIES, BROADCASTS, BULK, MAINTENANCE)
+
+DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+JOB_TIMEOUT = 300
+RESULT_TTL = 600
+FAILURE_TTL = 14 * 86400
+
+
+@dataclass
+class QueueBackend:
+    """The Redis connection and queues of one app (attached as ``app.extensions``)."""
+
+    connection: redis.Redis
+    prefix: str
+    embedded: bool
+    _runner: EmbeddedRunner | None = None
+
+    def queue(self, stage: str) -> Queue:
+        return Queue(f"{self.prefix}-{stage}", connection=self.connection, default_timeout=JOB_TIMEOUT)
+
+    def queues(self, stages: Sequence[str] = STAGES) -> list[Queue]:
+        return [self.queue(stage) for stage in stages]
+
+
+def init_queues(app: Flask, settings: Settings) -> None:
+    if settings.redis_url:
+        connection = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=5
+        )
+        backend = QueueBackend(connection, settings.queue_prefix, embedded=False)
+    else:
+        import fakeredis  # embedded default only; production never imports it
+
+        backend = QueueBackend(
+            fakeredis.FakeRedis(server=fakeredis.FakeServer()), settings.queue_prefix, True
+        )
+    app.extensions["mcof_queues"] = backend
+
+
+def get_backend(app: Flask | None = None) -> QueueBackend:
+    backend: QueueBackend = (app or current_app).extensions["mcof_queues"]
+    return backend
+
+
+def get_redis() -> redis.Redis:
+    return get_backend().connection
+
+
+def enqueue(
+    stage: str,
+    func: str | Callable[..., Any],
+    *args: Any,
+    job_id: str,
+    retry: Retry | None = DEFAULT_RETRY,
+    at_front: bool = False,
+    delay: timedelta | None = None,
+) -> Job | None:
+    """Enqueue a job once: a job already waiting or running under ``job_id`` is left alone.
+
+    A finished, failed or stopped job with the same id is replaced, so the sweeper can retry
+    what a crash or an outage left behind. Raises ``redis.RedisError`` when Redis is down: the
+    caller decides whether that matters (the webhook does not; the row is already committed).
+    """
+    backend = get_backend()
+    queue = backend.queue(stage)
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "retry": retry,
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+        "unique": True,
+    }
+    try:
+        if delay is not None:
+            job = queue.enqueue_in(delay, func, *args, **options)
+        else:
+            job = queue.enqueue(func, *args, at_front=at_front, **options)
+    except DuplicateJobError:
+        if not _replace_finished(backend, job_id):
+            return None
+        return enqueue(stage, func, *args, job_id=job_id, retry=retry, at_front=at_front, delay=delay)
+    if backend.embedded:
+        start_embedded_worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    return job
+
+
+def _replace_finished(backend: QueueBackend, job_id: str) -> bool:
+    try:
+        job = Job.fetch(job_id, connection=backend.connection)
+    except NoSuchJobError:
+        return True
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        job.delete()
+        return True
+    return False
+
+
+class AppWorker(SimpleWorker):
+    """An RQ worker that runs each job in a fresh app context of one Flask app.
+
+    It does not fork: at tens of milliseconds per job the fork costs more than the work
+    (reference/building-block-ceilings.md), and jobs here are short and idempotent. Scale out
+    by running more worker processes.
+    """
+
+    app: Flask
+
+    def __init__(self, queues: Sequence[Queue], *, app: Flask, **kwargs: Any) -> None:
+        super().__init__(queues, **kwargs)
+        self.app = app
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        with self.app.app_context():
+            return super().perform_job(job, queue)
+
+
+class ThreadWorker(AppWorker):
+    """An :class:`AppWorker` that can run outside the main thread (no signals)."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def enqueue_due_scheduled_jobs(queues: Sequence[Queue]) -> int:
+    """Move due retries and delayed jobs onto their queues, as RQ's scheduler does.
+
+    RQ's scheduler runs in a child process; the embedded in-memory Redis lives in this one.
+    """
+    moved = 0
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_jobs_to_schedule():
+            try:
+                job = Job.fetch(job_id, connection=queue.connection)
+            except NoSuchJobError:
+                registry.remove(job_id)
+                continue
+            registry.remove(job)
+            queue.enqueue_job(job)
+            moved += 1
+    return moved
+
+
+class EmbeddedRunner:
+    """Drains the in-memory queues from a daemon thread and sweeps stuck rows periodically."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.backend = get_backend(app)
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="mcof-embedded-worker", daemon=True)
+
+    def _run(self) -> None:
+        from mcof_comms.maintenance import sweep
+
+        settings: Settings = self.app.extensions["mcof_settings"]
+        queues = self.backend.queues()
+        next_sweep = 0.0
+        while True:
+            try:
+                if time.monotonic() >= next_sweep:
+                    with self.app.app_context():
+                        sweep()
+                    next_sweep = time.monotonic() + settings.sweep_interval_seconds
+                enqueue_due_scheduled_jobs(queues)
+                worker = ThreadWorker(queues, app=self.app, connection=self.backend.connection)
+                worker.work(burst=True, logging_level="WARNING")
+            except Exception:
+                logger.exception("embedded worker loop failed; retrying")
+            self.wake.wait(0.5)
+            self.wake.clear()
+
+
+_runner_lock = threading.Lock()
+
+
+def start_embedded_worker(app: Flask) -> None:
+    """Start the in-process worker thread once per process (embedded default only)."""
+    backend = get_backend(app)
+    if not backend.embedded:
+        return
+    with _runner_lock:
+        if backend._runner is None:
+            backend._runner = EmbeddedRunner(app)
+            backend._runner.thread.start()
+            logger.warning("embedded queue: jobs run in a thread of this process (no Redis)")
+        else:
+            backend._runner.wake.set()
+
+
+class Sweeper(threading.Thread):
+    """Runs :func:`mcof_comms.maintenance.sweep` every interval, in one process at a time.
+
+    A Redis lock picks one sweeper across all worker processes; if Redis is down the sweep
+    still runs (it only reads the database and enqueues, and enqueueing is idempotent).
+    """
+
+    def __init__(self, app: Flask, interval: int) -> None:
+        super().__init__(name="mcof-sweeper", daemon=True)
+        self.app = app
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from mcof_comms.maintenance import sweep
+
+        connection = get_backend(self.app).connection
+        while not self.stopped.is_set():
+            try:
+                lock = connection.set(
+                    "mcof:sweeper:lock", "1", nx=True, ex=max(self.interval - 1, 1)
+                )
+            except redis.RedisError:
+                lock = True
+            if lock:
+                try:
+                    with self.app.app_context():
+                        sweep()
+                except Exception:
+                    logger.exception("sweep failed; will try again")
+            self.stopped.wait(self.interval)

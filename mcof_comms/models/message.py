@@ -1,0 +1,129 @@
+"""Messages in both directions, and the log of their provider statuses."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mcof_comms.db import Base, TimestampMixin, enum_column, utcnow
+from mcof_comms.models.contact import Channel, Contact
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Direction(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class MessageKind(enum.StrEnum):
+    FEEDBACK = "feedback"  # goes through triage
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    LANGUAGE = "language"  # "LANG fr": the contact chose a language
+    SYSTEM = "system"  # outbound text the platform wrote (confirmation, acknowledgement)
+    REPLY = "reply"  # outbound text a person wrote to one contact
+    BROADCAST = "broadcast"
+
+
+class MessageStatus(enum.StrEnum):
+    """Inbound: received -> processed.  Outbound: queued -> sending -> accepted -> sent ->
+    delivered | undelivered | failed -> read; skipped and canceled end it before sending."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    QUEUED = "queued"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    READ = "read"
+    SKIPPED = "skipped"
+    CANCELED = "canceled"
+
+
+#: Outbound statuses only move forward: a callback with a lower or equal rank changes nothing.
+STATUS_RANK: dict[MessageStatus, int] = {
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.PROCESSED: 1,
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.ACCEPTED: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.UNDELIVERED: 4,
+    MessageStatus.FAILED: 4,
+    MessageStatus.SKIPPED: 4,
+    MessageStatus.CANCELED: 4,
+    MessageStatus.READ: 5,
+}
+
+
+class Message(TimestampMixin, Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        # the sweeper's and the inbox's scans: rows in one status, oldest first
+        Index("ix_message_status_created", "status", "created_at"),
+        Index("ix_message_contact_created", "contact_id", "created_at"),
+        Index(
+            "ix_message_received",
+            "created_at",
+            postgresql_where=text("status = 'received'"),
+            sqlite_where=text("status = 'received'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction, "direction"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind, "message_kind"))
+    status: Mapped[MessageStatus] = mapped_column(enum_column(MessageStatus, "message_status"))
+    status_rank: Mapped[int] = mapped_column(default=0, server_default="0")
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    # Twilio MessageSid; unique, so a webhook delivered twice gives one row
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    to_address: Mapped[str | None] = mapped_column(String(64))  # our number or sender
+    from_address: Mapped[str | None] = mapped_column(String(64))
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(64))
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[int | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(32))
+    num_segments: Mapped[int | None]
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
+    processed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="messages", lazy="joined")
+
+    def set_status(self, status: MessageStatus) -> None:
+        self.status = status
+        self.status_rank = STATUS_RANK[status]
+
+
+class MessageEvent(Base):
+    """Append-only log of what providers told us about a message (no bodies, no numbers)."""
+
+    __tablename__ = "message_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("message.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[int | None]
+    applied: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
