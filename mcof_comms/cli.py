@@ -8,7 +8,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from config import ROOT, Settings
 from mcof_comms.extensions import db
@@ -27,13 +27,21 @@ translate = AppGroup("translate", help="Extract, update, compile and check gette
     "--role",
     required=True,
     type=click.Choice(
-        ["admin", "coordinator", "sector_focal_point", "protection_focal_point", "responder",
-         "viewer"]
+        [
+            "admin",
+            "coordinator",
+            "sector_focal_point",
+            "protection_focal_point",
+            "responder",
+            "viewer",
+        ]
     ),
 )
 @click.option("--sectors", default="", help="Comma-separated sector slugs (sector focal points).")
 @click.option("--name", default=None)
-def create_user_command(email: str, password: str, role: str, sectors: str, name: str | None) -> None:
+def create_user_command(
+    email: str, password: str, role: str, sectors: str, name: str | None
+) -> None:
     """Create a user."""
     from mcof_comms.auth.users import UserError, create_user
     from mcof_comms.models import Role
@@ -65,6 +73,7 @@ def create_token_command(email: str, name: str | None) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
 @click.option("--queues", default="", help="Comma-separated stages (default: all, by priority).")
 def worker_command(burst: bool, queues: str) -> None:
@@ -93,6 +102,7 @@ def worker_command(burst: bool, queues: str) -> None:
 
 
 @click.command("requeue-stuck")
+@with_appcontext
 @click.option("--older-than", default=0, type=int, help="Seconds a row must have waited.")
 def requeue_stuck_command(older_than: int) -> None:
     """Re-enqueue every message left unprocessed or unsent."""
@@ -103,6 +113,7 @@ def requeue_stuck_command(older_than: int) -> None:
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(host: str, port: int) -> None:
@@ -115,8 +126,10 @@ def serve_command(host: str, port: int) -> None:
     _seed_defaults()
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     start_embedded_worker(app)
+    from werkzeug.serving import run_simple
+
     click.echo(f"mcof-comms is running on http://{host}:{port}/ (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def _seed_defaults() -> None:
@@ -137,16 +150,34 @@ def _pybabel(*args: str) -> None:
 def extract_command() -> None:
     """Extract marked strings into translations/messages.pot."""
     _pybabel(
-        "extract", "-F", "config/babel.cfg", "-k", "_l", "-k", "lazy_gettext",
-        "--no-location", "--sort-output", "--omit-header", "-o", "translations/messages.pot", ".",
+        "extract",
+        "-F",
+        "config/babel.cfg",
+        "-k",
+        "_l",
+        "-k",
+        "lazy_gettext",
+        "--no-location",
+        "--sort-output",
+        "--omit-header",
+        "-o",
+        "translations/messages.pot",
+        ".",
     )
 
 
 @translate.command("update")
 def update_command() -> None:
     """Merge messages.pot into every catalog."""
-    _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching",
-             "--omit-header")
+    _pybabel(
+        "update",
+        "-i",
+        "translations/messages.pot",
+        "-d",
+        "translations",
+        "--no-fuzzy-matching",
+        "--omit-header",
+    )
 
 
 @translate.command("compile")

@@ -55,7 +55,9 @@ class QueueBackend:
     _runner: EmbeddedRunner | None = None
 
     def queue(self, stage: str) -> Queue:
-        return Queue(f"{self.prefix}-{stage}", connection=self.connection, default_timeout=JOB_TIMEOUT)
+        return Queue(
+            f"{self.prefix}-{stage}", connection=self.connection, default_timeout=JOB_TIMEOUT
+        )
 
     def queues(self, stages: Sequence[str] = STAGES) -> list[Queue]:
         return [self.queue(stage) for stage in stages]
@@ -117,7 +119,9 @@ def enqueue(
     except DuplicateJobError:
         if not _replace_finished(backend, job_id):
             return None
-        return enqueue(stage, func, *args, job_id=job_id, retry=retry, at_front=at_front, delay=delay)
+        return enqueue(
+            stage, func, *args, job_id=job_id, retry=retry, at_front=at_front, delay=delay
+        )
     if backend.embedded:
         start_embedded_worker(current_app._get_current_object())  # type: ignore[attr-defined]
     return job

@@ -57,8 +57,13 @@ def get_or_create_contact(inbound: InboundMessage) -> tuple[Contact, ContactChan
     if sender.phone is not None:
         session.execute(
             insert_for(bind, Contact.__table__)
-            .values(phone=sender.phone, region=sender.region, first_seen_at=now, last_seen_at=now,
-                    created_at=now)
+            .values(
+                phone=sender.phone,
+                region=sender.region,
+                first_seen_at=now,
+                last_seen_at=now,
+                created_at=now,
+            )
             .on_conflict_do_nothing()
         )
         contact = session.scalars(select(Contact).where(Contact.phone == sender.phone)).one()
@@ -74,8 +79,12 @@ def get_or_create_contact(inbound: InboundMessage) -> tuple[Contact, ContactChan
             session.flush()
     session.execute(
         insert_for(bind, ContactChannel.__table__)
-        .values(contact_id=contact.id, channel=sender.channel.value, address=sender.address,
-                first_seen_at=now)
+        .values(
+            contact_id=contact.id,
+            channel=sender.channel.value,
+            address=sender.address,
+            first_seen_at=now,
+        )
         .on_conflict_do_nothing()
     )
     channel = session.scalars(

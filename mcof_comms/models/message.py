@@ -107,7 +107,7 @@ class Message(TimestampMixin, Base):
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    contact: Mapped[Contact] = relationship(back_populates="messages", lazy="joined")
+    contact: Mapped[Contact] = relationship(back_populates="messages")
 
     def set_status(self, status: MessageStatus) -> None:
         self.status = status

@@ -18,8 +18,7 @@ def opt_out_confirmation() -> str:
 
 def opt_in_confirmation() -> str:
     return _(
-        "You will receive messages from this service again. "
-        "Reply STOP at any time to stop them."
+        "You will receive messages from this service again. Reply STOP at any time to stop them."
     )
 
 

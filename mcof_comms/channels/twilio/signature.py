@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def signed_url() -> str:
-    """The URL Twilio signed: the public base URL when behind a proxy, else what we were called on."""
+    """The URL Twilio signed: the public base URL behind a proxy, else the URL we were called on."""
     settings: Settings = current_app.extensions["mcof_settings"]
     if settings.public_base_url:
         query = request.query_string.decode()

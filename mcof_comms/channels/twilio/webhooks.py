@@ -35,9 +35,9 @@ def bad_request(reason: str) -> Response:
     return response
 
 
-def database_unavailable() -> Response:
+def database_unavailable(error: Exception) -> Response:
     db.session.rollback()
-    logger.exception("database unavailable while handling %s", request.path)
+    logger.error("database unavailable while handling %s: %s", request.path, type(error).__name__)
     response = jsonify(error="database unavailable; retry later")
     response.status_code = 503
     response.headers["Retry-After"] = "30"
@@ -59,8 +59,8 @@ def inbound() -> Response:
         reply_body = received.reply.body if received.reply else None
         message_id, needs_processing = received.message.id, received.needs_processing
         db.session.commit()
-    except DBAPIError:
-        return database_unavailable()
+    except DBAPIError as exc:
+        return database_unavailable(exc)
     if needs_processing:
         enqueue_process_inbound_message(message_id)
     return twiml(reply_body)
@@ -77,6 +77,6 @@ def status() -> Response:
     try:
         apply_status_update(update)
         db.session.commit()
-    except DBAPIError:
-        return database_unavailable()
+    except DBAPIError as exc:
+        return database_unavailable(exc)
     return Response("", status=200)

@@ -1,0 +1,116 @@
+"""Never lose a message: Redis outages, lost jobs and killed workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select, text
+
+from config import ROOT
+from mcof_comms.extensions import db
+from mcof_comms.jobs import INBOUND, get_backend
+from mcof_comms.maintenance import sweep
+from mcof_comms.models import Message, MessageStatus
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, inbound_params, sign
+
+PATH = "/webhooks/twilio/messages"
+
+
+def test_redis_down_then_back_loses_nothing(make_app, app, run_jobs):
+    down = make_app(redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    bodies = [f"message {n} while the queue is down" for n in range(3)]
+    for body in bodies:
+        params = inbound_params(body)
+        response = down.test_client().post(
+            PATH,
+            data=params,
+            headers={"X-Twilio-Signature": sign("http://localhost" + PATH, params)},
+        )
+        assert response.status_code == 200  # persisted; Twilio must not retry or fall back
+
+    with app.app_context():  # Redis is back: the sweeper finds what was left
+        assert db.session.scalar(select(db.func.count()).where(Message.status == "received")) == 3
+        result = sweep()
+        assert result.inbound == 3
+        run_jobs()
+        statuses = db.session.scalars(select(Message.status)).all()
+        assert statuses == [MessageStatus.PROCESSED] * 3
+
+
+def test_sweep_requeues_a_message_whose_job_vanished(app_ctx, twilio_post, run_jobs, redis):
+    twilio_post(PATH, inbound_params("lost job"))
+    redis.flushdb()  # Redis restarted without persistence: the job is gone
+    assert get_backend().queue(INBOUND).count == 0
+
+    assert sweep().inbound == 1
+    assert sweep().inbound == 0 or get_backend().queue(INBOUND).count == 1  # idempotent
+    run_jobs()
+    assert db.session.scalars(select(Message.status)).one() is MessageStatus.PROCESSED
+
+
+def test_requeue_stuck_command(app, twilio_post, run_jobs, redis):
+    twilio_post(PATH, inbound_params("stuck"))
+    redis.flushdb()
+    result = app.test_cli_runner().invoke(args=["requeue-stuck"])
+    assert result.exit_code == 0, result.output
+    assert "re-enqueued 1 inbound" in result.output
+    run_jobs()
+    with app.app_context():
+        assert db.session.scalars(select(Message.status)).one() is MessageStatus.PROCESSED
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_worker_killed_mid_job_does_not_lose_the_message(app, twilio_post, run_jobs):
+    env = {
+        **os.environ,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "REDIS_URL": TEST_REDIS_URL,
+        "QUEUE_PREFIX": "mcoftest",
+        "SECRET_KEY": "x",
+        "SWEEP_INTERVAL_SECONDS": "3600",
+    }
+    with app.app_context():
+        twilio_post(PATH, inbound_params("the worker dies while I am processed"))
+        message_id = db.session.scalars(select(Message.id)).one()
+        db.session.commit()
+    # hold the row lock so the worker blocks inside the job, then kill it there
+    with app.app_context(), db.engine.connect() as lock:
+        lock.execute(text("SELECT id FROM message WHERE id = :id FOR UPDATE"), {"id": message_id})
+        worker = _worker(env)
+        queue = get_backend(app).queue(INBOUND)
+        registry = StartedJobRegistry(queue=queue)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and registry.count == 0:
+            time.sleep(0.1)
+        assert registry.count == 1, "the worker never started the job"
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        lock.rollback()
+
+    with app.app_context():
+        assert db.session.get(Message, message_id).status is MessageStatus.RECEIVED
+        # RQ notices the dead worker once the job's heartbeat expires; fast-forward that clock
+        registry.cleanup(int(time.time()) + 3600)
+        deadline = time.monotonic() + 20  # the retry is scheduled after its first backoff
+        while time.monotonic() < deadline:
+            run_jobs()
+            db.session.expire_all()
+            if db.session.get(Message, message_id).status is MessageStatus.PROCESSED:
+                break
+            time.sleep(0.5)
+        assert db.session.get(Message, message_id).status is MessageStatus.PROCESSED
