@@ -155,12 +155,10 @@ class TwilioSender:
         for query in queries:
             try:
                 instances = self._messages.list(**query)
-            except TwilioRestException as exc:
-                raise classify_twilio_error(exc.status, _int_or_none(exc.code)) from exc
-            except (TwilioServiceException, TwilioException) as exc:
-                raise TransientSendError(None) from exc
             except requests.RequestException as exc:
                 raise _transport_error(exc) from exc
+            except TwilioException as exc:
+                raise _read_error(exc) from exc
             for instance in instances:
                 if _matches(instance, body, since):
                     return _result(instance)
@@ -272,6 +270,22 @@ def _matches(instance: Any, body: str | None, since: datetime) -> bool:
     if created is not None and created < since:
         return False
     return body is None or instance.body == body
+
+
+def _read_error(exc: TwilioException) -> SendError:
+    """Classify a failed read; a failed page is a bare TwilioException carrying the response."""
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        return classify_twilio_error(exc.status, _int_or_none(exc.code))
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    code = None
+    try:
+        code = _int_or_none(json.loads(getattr(response, "text", "") or "{}").get("code"))
+    except (ValueError, AttributeError):
+        code = None
+    if isinstance(status, int):
+        return classify_twilio_error(status, code)
+    return TransientSendError(None)
 
 
 def _int_or_none(value: object) -> int | None:
