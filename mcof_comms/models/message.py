@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcof_comms.db import Base, TimestampMixin, enum_column, utcnow
 from mcof_comms.models.contact import Channel, Contact
+from mcof_comms.models.triage import FeedbackType, Urgency
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
@@ -103,6 +104,23 @@ class Message(TimestampMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(String(32))
     num_segments: Mapped[int | None]
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operation.id"))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feedback_case.id", ondelete="SET NULL"), index=True
+    )
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="SET NULL"), index=True
+    )
+    # triage: filled by the pipeline, corrected by coordinators
+    language: Mapped[str | None] = mapped_column(String(16))
+    sectors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    feedback_type: Mapped[FeedbackType | None] = mapped_column(
+        enum_column(FeedbackType, "feedback_type")
+    )
+    urgency: Mapped[Urgency | None] = mapped_column(enum_column(Urgency, "urgency"))
+    sensitive_category: Mapped[str | None] = mapped_column(String(64))
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    triage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # why it decided
     processed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
