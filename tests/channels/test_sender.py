@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import fakeredis
 import pytest
 from twilio.rest import Client
 
@@ -23,6 +24,8 @@ from mcof_comms.channels.base import (
 )
 from mcof_comms.channels.twilio.client import PooledTwilioHttpClient, make_twilio_client
 from mcof_comms.channels.twilio.sender import TwilioSender
+from mcof_comms.outbound.ratelimit import RateLimiter
+from mcof_comms.outbound.segments import count_segments
 from tests.fake_twilio import FakeTwilio
 
 SMS_FROM = "+15005550006"
@@ -388,3 +391,18 @@ def test_failure_reason_covers_callback_codes() -> None:
     assert failure_reason(63021) is FailureReason.CONTENT_REJECTED
     assert failure_reason(None) is FailureReason.UNKNOWN
     assert failure_reason(99999) is FailureReason.UNKNOWN
+
+
+def test_send_many_paced_by_the_shared_rate_limit(fake: FakeTwilio, sender: TwilioSender) -> None:
+    limiter = RateLimiter(fakeredis.FakeRedis(server=fakeredis.FakeServer()), prefix="test")
+    requests_ = [sms(i, to=f"+5093700{i:04d}", body="x" * 200) for i in range(12)]  # 2 segments
+
+    def pace(request: OutboundRequest) -> None:
+        limiter.wait("sender:+15005550006", 10, cost=count_segments(request.body or "").segments)
+
+    started = time.monotonic()
+    outcomes = list(sender.send_many(requests_, max_in_flight=8, before_send=pace))
+    elapsed = time.monotonic() - started
+    assert all(isinstance(o, SendResult) for _, o in outcomes)
+    # 10 segments/s: 5 messages in the first-second burst, the other 7 at 0.2 s each
+    assert 1.2 <= elapsed < 2.5

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
+import requests as requests_lib
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -53,9 +53,9 @@ def classify_twilio_error(status: int | None, code: int | None) -> SendError:
     return PermanentSendError(failure_reason(code), code)
 
 
-def _never_reached_server(exc: requests.RequestException) -> bool:
+def _never_reached_server(exc: requests_lib.RequestException) -> bool:
     """True when the connection failed before any byte of the request was sent."""
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, requests_lib.ConnectTimeout):
         return True
     seen: set[int] = set()
     todo: list[Any] = [exc]
@@ -71,7 +71,7 @@ def _never_reached_server(exc: requests.RequestException) -> bool:
     return False
 
 
-def _transport_error(exc: requests.RequestException) -> TransientSendError:
+def _transport_error(exc: requests_lib.RequestException) -> TransientSendError:
     ambiguous = not _never_reached_server(exc)
     return TransientSendError(None, reason=FailureReason.PROVIDER_ERROR, ambiguous=ambiguous)
 
@@ -131,7 +131,7 @@ class TwilioSender:
             raise classify_twilio_error(exc.status, _int_or_none(exc.code)) from exc
         except TwilioServiceException as exc:
             raise classify_twilio_error(exc.status, _int_or_none(exc.code)) from exc
-        except requests.RequestException as exc:
+        except requests_lib.RequestException as exc:
             raise _transport_error(exc) from exc
         logger.debug("twilio accepted message %s as %s", request.message_id, instance.sid)
         return _result(instance)
@@ -155,7 +155,7 @@ class TwilioSender:
         for query in queries:
             try:
                 instances = self._messages.list(**query)
-            except requests.RequestException as exc:
+            except requests_lib.RequestException as exc:
                 raise _transport_error(exc) from exc
             except TwilioException as exc:
                 raise _read_error(exc) from exc
@@ -166,8 +166,8 @@ class TwilioSender:
 
     def send_many(
         self,
-        requests_: Iterable[OutboundRequest],
-        max_in_flight: int = 16,
+        requests: Iterable[OutboundRequest],
+        max_in_flight: int = 32,
         *,
         before_send: Callable[[OutboundRequest], None] | None = None,
     ) -> Iterator[tuple[OutboundRequest, SendOutcome]]:
@@ -175,17 +175,19 @@ class TwilioSender:
 
         Each outcome is a SendResult or the exception ``send`` raised (PermanentSendError,
         TransientSendError, ValueError for a malformed request). Results come in completion order.
-        ``requests_`` is consumed on the caller's thread only (it may be a database cursor);
-        ``before_send`` runs on the sending thread just before each send, e.g. a rate limiter's
-        blocking ``wait``. Keep the client's ``pool_size`` >= ``max_in_flight``. If the caller
-        stops iterating early, sends already started finish but their outcomes are lost: treat
-        those messages as ambiguous (``find_sent``).
+        ``requests`` is consumed on the caller's thread only (it may be a database cursor);
+        ``before_send`` runs on the sending thread just before each send, e.g. the shared pace
+        ``lambda r: limiter.wait(sender_key, rate, cost=count_segments(r.body).segments)``;
+        if it raises, that exception is the outcome and nothing is sent. Keep the client's
+        ``pool_size`` >= ``max_in_flight``. If the caller stops iterating early, sends already
+        started finish but their outcomes are lost: treat those messages as ambiguous
+        (``find_sent``).
         """
         if max_in_flight <= 1:
-            for request in requests_:
+            for request in requests:
                 yield request, self._send_one(request, before_send)
             return
-        yield from _Fanout(self, before_send, max_in_flight).run(requests_)
+        yield from _Fanout(self, before_send, max_in_flight).run(requests)
 
     def _send_one(
         self,
@@ -203,8 +205,6 @@ class TwilioSender:
 class _Fanout:
     """Worker threads fed through a queue, so the caller's iterable stays on the caller's thread."""
 
-    _STOP = object()
-
     def __init__(
         self,
         sender: TwilioSender,
@@ -214,22 +214,21 @@ class _Fanout:
         self._sender = sender
         self._before_send = before_send
         self._size = max_in_flight
-        self._todo: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[OutboundRequest | None] = queue.SimpleQueue()  # None: stop
         self._cancelled = threading.Event()
         self._done: queue.SimpleQueue[tuple[OutboundRequest, SendOutcome]] = queue.SimpleQueue()
 
     def _work(self) -> None:
         while True:
             item = self._todo.get()
-            if item is self._STOP:
+            if item is None:
                 return
             if self._cancelled.is_set():
                 continue  # the caller stopped listening: do not start sends it will never see
-            assert isinstance(item, OutboundRequest)  # noqa: S101 - only requests and _STOP go in
             self._done.put((item, self._sender._send_one(item, self._before_send)))
 
     def run(
-        self, requests_: Iterable[OutboundRequest]
+        self, requests: Iterable[OutboundRequest]
     ) -> Iterator[tuple[OutboundRequest, SendOutcome]]:
         threads = [
             threading.Thread(target=self._work, name=f"twilio-send-{i}", daemon=True)
@@ -239,7 +238,7 @@ class _Fanout:
             thread.start()
         try:
             in_flight = 0
-            source = iter(requests_)
+            source = iter(requests)
             exhausted = False
             while True:
                 # keep the workers busy: twice their number queued, so none waits on the caller
@@ -258,7 +257,7 @@ class _Fanout:
         finally:
             self._cancelled.set()
             for _ in threads:
-                self._todo.put(self._STOP)
+                self._todo.put(None)
             for thread in threads:
                 thread.join()
 
