@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -136,15 +137,18 @@ class FakeTwilio:
         host: str = "127.0.0.1",
         port: int = 0,
         record_requests: bool = True,
+        max_kept: int | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.latency = latency
         self.record_requests = record_requests
+        self.max_kept = max_kept  # keep only the newest messages (long benchmark runs)
+        self.accepted_count = 0
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._request_count = 0
-        self._sent: list[SentMessage] = []
+        self._sent: deque[SentMessage] = deque()
         self._by_sid: dict[str, SentMessage] = {}
         self._to_rules: dict[str, _Rule] = {}
         self._next_rules: list[_Rule] = []
@@ -160,6 +164,7 @@ class FakeTwilio:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self) -> FakeTwilio:
@@ -198,6 +203,7 @@ class FakeTwilio:
             self._request_count = 0
             self._sent.clear()
             self._by_sid.clear()
+            self.accepted_count = 0
             self._to_rules.clear()
             self._next_rules.clear()
             self._closed_windows.clear()
@@ -450,6 +456,9 @@ class FakeTwilio:
         with self._lock:
             self._sent.append(message)
             self._by_sid[sid] = message
+            self.accepted_count += 1
+            if self.max_kept is not None and len(self._sent) > self.max_kept:
+                del self._by_sid[self._sent.popleft().sid]
             return 201, dict(resource)
 
     def _fetch(self, account: str, sid: str) -> tuple[int, dict[str, Any]]:
@@ -615,7 +624,7 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.latency)
             if split.path == "/_fake/stats" and method == "GET":
                 return self._send_json(
-                    200, {"sent": len(fake.sent), "requests": fake.request_count}
+                    200, {"sent": fake.accepted_count, "requests": fake.request_count}
                 )
             match = _MESSAGES.match(split.path)
             if match is None:
@@ -668,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         record_requests=False,  # a long-running process must not grow without bound
+        max_kept=100_000,
     )
     stop = threading.Event()
 

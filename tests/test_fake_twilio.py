@@ -311,3 +311,14 @@ def test_runs_as_its_own_process() -> None:
         assert process.wait(timeout=10) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_max_kept_bounds_memory_but_counts_everything() -> None:
+    with FakeTwilio(max_kept=3) as fake:
+        client = make_twilio_client(fake.account_sid, fake.auth_token, api_base_url=fake.base_url)
+        sids = [client.messages.create(to=TO, from_=SMS_FROM, body=str(i)).sid for i in range(5)]
+        assert [m.sid for m in fake.sent] == sids[2:]
+        assert fake.accepted_count == 5
+        with pytest.raises(TwilioRestException):
+            client.messages(sids[0]).fetch()
+        assert client.messages(sids[4]).fetch().body == "4"

@@ -6,7 +6,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,6 +133,9 @@ class TwilioSender:
             raise classify_twilio_error(exc.status, _int_or_none(exc.code)) from exc
         except requests_lib.RequestException as exc:
             raise _transport_error(exc) from exc
+        except (TwilioException, ValueError) as exc:
+            # a 2xx Twilio could not parse: it may well have taken the message
+            raise TransientSendError(None, ambiguous=True) from exc
         logger.debug("twilio accepted message %s as %s", request.message_id, instance.sid)
         return _result(instance)
 
@@ -170,7 +173,7 @@ class TwilioSender:
         max_in_flight: int = 32,
         *,
         before_send: Callable[[OutboundRequest], None] | None = None,
-    ) -> Iterator[tuple[OutboundRequest, SendOutcome]]:
+    ) -> Generator[tuple[OutboundRequest, SendOutcome], None, None]:
         """Send with up to ``max_in_flight`` requests overlapping; yield as each one finishes.
 
         Each outcome is a SendResult or the exception ``send`` raised (PermanentSendError,
@@ -229,7 +232,7 @@ class _Fanout:
 
     def run(
         self, requests: Iterable[OutboundRequest]
-    ) -> Iterator[tuple[OutboundRequest, SendOutcome]]:
+    ) -> Generator[tuple[OutboundRequest, SendOutcome], None, None]:
         threads = [
             threading.Thread(target=self._work, name=f"twilio-send-{i}", daemon=True)
             for i in range(self._size)
@@ -288,7 +291,8 @@ def _read_error(exc: TwilioException) -> SendError:
 
 
 def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
