@@ -190,7 +190,7 @@ def test_limit_holds_across_processes_on_real_redis() -> None:
     rate, duration, processes = 25.0, 2.0, 3
     start_at = time.time() + 1.5  # after every child has imported redis
     children = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and inline script
+        subprocess.Popen(
             [
                 sys.executable,
                 "-c",
