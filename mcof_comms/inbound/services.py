@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from mcof_comms.channels.inbound import InboundMessage
 from mcof_comms.db import insert_for, utcnow
@@ -34,13 +35,18 @@ KEYWORD_KINDS = {
 
 @dataclass(frozen=True)
 class Received:
-    message: Message
+    message_id: int
     created: bool  # False: this MessageSid was seen before, nothing was done again
     reply: Message | None = None  # a confirmation answered in the TwiML response
+    kind: MessageKind = MessageKind.FEEDBACK
+
+    @property
+    def message(self) -> Message:
+        return db.session.get_one(Message, self.message_id)
 
     @property
     def needs_processing(self) -> bool:
-        return self.created and self.message.status is MessageStatus.RECEIVED
+        return self.created and self.kind is MessageKind.FEEDBACK
 
 
 def get_keyword_book() -> KeywordBook:
@@ -48,68 +54,79 @@ def get_keyword_book() -> KeywordBook:
     return book
 
 
-def get_or_create_contact(inbound: InboundMessage) -> tuple[Contact, ContactChannel]:
-    """Find the person behind an address, creating them safely under concurrent webhooks."""
-    sender = inbound.sender
+def upsert_sender(inbound: InboundMessage, now: datetime) -> tuple[int, int]:
+    """Find or create the contact and its channel; return their ids.
+
+    Safe under concurrent webhooks: both are single ``INSERT .. ON CONFLICT`` statements that
+    also record the time of this inbound message (the WhatsApp 24-hour window).
+    """
     session = db.session
     bind = session.connection()
-    now = utcnow()
+    sender = inbound.sender
     if sender.phone is not None:
-        session.execute(
-            insert_for(bind, Contact.__table__)
-            .values(
-                phone=sender.phone,
-                region=sender.region,
-                first_seen_at=now,
-                last_seen_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
+        table = Contact.__table__
+        insert = insert_for(bind, table).values(
+            phone=sender.phone,
+            region=sender.region,
+            name=inbound.profile_name,
+            first_seen_at=now,
+            last_seen_at=now,
+            last_inbound_at=now,
+            created_at=now,
         )
-        contact = session.scalars(select(Contact).where(Contact.phone == sender.phone)).one()
-    else:
-        existing = session.scalars(
-            select(ContactChannel).where(ContactChannel.address == sender.address)
-        ).one_or_none()
-        if existing is not None:
-            contact = existing.contact
-        else:
-            contact = Contact(first_seen_at=now, last_seen_at=now)
+        contact_id = session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[table.c.phone],
+                set_={
+                    "last_seen_at": now,
+                    "last_inbound_at": now,
+                    "name": func.coalesce(insert.excluded.name, table.c.name),
+                },
+            ).returning(table.c.id)
+        ).scalar_one()
+    else:  # an opaque WhatsApp id: the channel address is the only key
+        contact_id = session.scalar(
+            select(ContactChannel.contact_id).where(ContactChannel.address == sender.address)
+        )
+        if contact_id is None:
+            contact = Contact(
+                first_seen_at=now, last_seen_at=now, last_inbound_at=now, name=inbound.profile_name
+            )
             session.add(contact)
             session.flush()
-    session.execute(
-        insert_for(bind, ContactChannel.__table__)
+            contact_id = contact.id
+        else:
+            session.execute(
+                update(Contact)
+                .where(Contact.id == contact_id)
+                .values(last_seen_at=now, last_inbound_at=now)
+            )
+    table = ContactChannel.__table__
+    channel_id = session.execute(
+        insert_for(bind, table)
         .values(
-            contact_id=contact.id,
+            contact_id=contact_id,
             channel=sender.channel.value,
             address=sender.address,
             first_seen_at=now,
+            last_inbound_at=now,
         )
-        .on_conflict_do_nothing()
-    )
-    channel = session.scalars(
-        select(ContactChannel).where(ContactChannel.address == sender.address)
+        .on_conflict_do_update(index_elements=[table.c.address], set_={"last_inbound_at": now})
+        .returning(table.c.id, table.c.contact_id)
     ).one()
-    if channel.contact_id != contact.id and sender.phone is None:
-        session.delete(contact)  # lost a race for an opaque id: the other request's contact wins
-        contact = channel.contact
-    session.refresh(contact)
-    return contact, channel
+    return channel_id.contact_id, channel_id.id
 
 
 def receive_message(inbound: InboundMessage) -> Received:
-    """Persist one inbound message. Idempotent: a MessageSid seen before changes nothing."""
-    session = db.session
-    contact, channel = get_or_create_contact(inbound)
-    existing = session.scalars(
-        select(Message).where(Message.external_id == inbound.external_id)
-    ).one_or_none()
-    if existing is not None:
-        return Received(existing, created=False)
+    """Persist one inbound message. Idempotent: a MessageSid seen before changes nothing.
 
+    The hot path of every webhook: three statements (contact, channel, message), no reads.
+    """
+    session = db.session
     match = get_keyword_book().match(inbound.body) if not inbound.media else None
     kind = KEYWORD_KINDS[match.kind] if match else MessageKind.FEEDBACK
     now = utcnow()
+    contact_id, channel_id = upsert_sender(inbound, now)
     message_id = session.execute(
         insert_for(session.connection(), Message.__table__)
         .values(
@@ -118,7 +135,7 @@ def receive_message(inbound: InboundMessage) -> Received:
             kind=kind.value,
             status=MessageStatus.RECEIVED.value,
             status_rank=0,
-            contact_id=contact.id,
+            contact_id=contact_id,
             external_id=inbound.external_id,
             body=inbound.body,
             media=[{"url": m.url, "content_type": m.content_type} for m in inbound.media],
@@ -127,34 +144,27 @@ def receive_message(inbound: InboundMessage) -> Received:
             to_address=inbound.to,
             from_address=inbound.sender.address,
             messaging_service_sid=inbound.messaging_service_sid,
+            sectors=[],
+            needs_review=False,
+            triage={},
             created_at=now,
             updated_at=now,
         )
         .on_conflict_do_nothing()
         .returning(Message.__table__.c.id)
     ).scalar_one_or_none()
-    if message_id is None:  # a concurrent delivery of the same MessageSid won the insert
-        duplicate = session.scalars(
+    if message_id is None:  # delivered before (or concurrently): change nothing more
+        existing = session.scalars(
             select(Message).where(Message.external_id == inbound.external_id)
         ).one()
-        return Received(duplicate, created=False)
+        return Received(existing.id, created=False, kind=existing.kind)
 
-    session.execute(
-        update(Contact)
-        .where(Contact.id == contact.id)
-        .values(last_seen_at=now, last_inbound_at=now, name=inbound.profile_name or Contact.name)
-    )
-    session.execute(
-        update(ContactChannel).where(ContactChannel.id == channel.id).values(last_inbound_at=now)
-    )
-    message = session.get_one(Message, message_id)
-    session.refresh(contact)
-    session.refresh(channel)
     reply = None
     if match is not None:
-        reply = handle_keyword(message, channel, match)
-    logger.info("received message %s (%s) for contact %s", message.id, kind.value, contact.id)
-    return Received(message, created=True, reply=reply)
+        message = session.get_one(Message, message_id)
+        reply = handle_keyword(message, session.get_one(ContactChannel, channel_id), match)
+    logger.info("received message %s (%s) for contact %s", message_id, kind.value, contact_id)
+    return Received(message_id, created=True, reply=reply, kind=kind)
 
 
 def handle_keyword(message: Message, channel: ContactChannel, match: KeywordMatch) -> Message:

@@ -57,7 +57,7 @@ def inbound() -> Response:
     try:
         received = receive_message(parsed)
         reply_body = received.reply.body if received.reply else None
-        message_id, needs_processing = received.message.id, received.needs_processing
+        message_id, needs_processing = received.message_id, received.needs_processing
         db.session.commit()
     except DBAPIError as exc:
         return database_unavailable(exc)
