@@ -151,9 +151,13 @@ def _normalize_database_url(url: str) -> str:
 
 
 def _engine_options(url: str) -> dict[str, object]:
+    # hide_parameters: a failed statement's message would otherwise carry bodies and numbers
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+        return {
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+            "hide_parameters": True,
+        }
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "hide_parameters": True}
 
 
 def _dev_secret(instance: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from config import Settings
@@ -59,7 +59,7 @@ def inbound() -> Response:
         reply_body = received.reply.body if received.reply else None
         message_id, needs_processing = received.message_id, received.needs_processing
         db.session.commit()
-    except DBAPIError as exc:
+    except (OperationalError, InterfaceError) as exc:
         return database_unavailable(exc)
     if needs_processing:
         enqueue_process_inbound_message(message_id)
@@ -77,6 +77,6 @@ def status() -> Response:
     try:
         apply_status_update(update)
         db.session.commit()
-    except DBAPIError as exc:
+    except (OperationalError, InterfaceError) as exc:
         return database_unavailable(exc)
     return Response("", status=200)
