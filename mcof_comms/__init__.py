@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    configure_logging()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(settings.flask_config())
     app.extensions["mcof_settings"] = settings
@@ -56,6 +57,16 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.database_url.removeprefix("sqlite:///"),
         )
     return app
+
+
+def configure_logging() -> None:
+    """Our loggers carry ids only; quieten libraries that log URLs with phone numbers in them."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    for noisy in ("urllib3", "twilio.http_client", "twilio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _migrations_dir() -> object:
