@@ -34,6 +34,8 @@ class InboundMessage:
     latitude: float | None = None
     longitude: float | None = None
     messaging_service_sid: str | None = None
+    # Twilio Advanced Opt-Out already matched a keyword and answered it: STOP, START or HELP
+    opt_out_type: str | None = None
 
 
 @dataclass(frozen=True)

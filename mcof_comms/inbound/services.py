@@ -26,6 +26,13 @@ from mcof_comms.outbound import texts
 
 logger = logging.getLogger(__name__)
 
+#: Twilio's ``OptOutType`` when Advanced Opt-Out is on for the Messaging Service.
+ADVANCED_OPT_OUT = {
+    "STOP": KeywordKind.OPT_OUT,
+    "START": KeywordKind.OPT_IN,
+    "HELP": KeywordKind.HELP,
+}
+
 KEYWORD_KINDS = {
     KeywordKind.OPT_OUT: MessageKind.OPT_OUT,
     KeywordKind.OPT_IN: MessageKind.OPT_IN,
@@ -124,6 +131,11 @@ def receive_message(inbound: InboundMessage) -> Received:
     """
     session = db.session
     match = get_keyword_book().match(inbound.body) if not inbound.media else None
+    answered_by_twilio = False
+    if inbound.opt_out_type in ADVANCED_OPT_OUT:
+        # Twilio's Advanced Opt-Out matched and answered it: record consent, answer nothing
+        match = KeywordMatch(ADVANCED_OPT_OUT[inbound.opt_out_type], language="")
+        answered_by_twilio = True
     kind = KEYWORD_KINDS[match.kind] if match else MessageKind.FEEDBACK
     now = utcnow()
     contact_id, channel_id = upsert_sender(inbound, now)
@@ -162,12 +174,15 @@ def receive_message(inbound: InboundMessage) -> Received:
     reply = None
     if match is not None:
         message = session.get_one(Message, message_id)
-        reply = handle_keyword(message, session.get_one(ContactChannel, channel_id), match)
+        channel = session.get_one(ContactChannel, channel_id)
+        reply = handle_keyword(message, channel, match, answer=not answered_by_twilio)
     logger.info("received message %s (%s) for contact %s", message_id, kind.value, contact_id)
     return Received(message_id, created=True, reply=reply, kind=kind)
 
 
-def handle_keyword(message: Message, channel: ContactChannel, match: KeywordMatch) -> Message:
+def handle_keyword(
+    message: Message, channel: ContactChannel, match: KeywordMatch, *, answer: bool = True
+) -> Message | None:
     """Change consent, mark the message handled, and record the one confirmation we answer."""
     now = utcnow()
     if match.kind is KeywordKind.OPT_OUT:
@@ -181,6 +196,8 @@ def handle_keyword(message: Message, channel: ContactChannel, match: KeywordMatc
         render = texts.help_text
     message.set_status(MessageStatus.PROCESSED)
     message.processed_at = now
+    if not answer:
+        return None
     locale = message.contact.language or match.language
     with force_locale(locale):
         body = render()

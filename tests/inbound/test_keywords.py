@@ -141,3 +141,15 @@ def test_help_answers_without_changing_consent(app_ctx, twilio_post):
     assert "ligne de retour communautaire" in response.get_data(as_text=True)
     contact = db.session.scalars(select(Contact)).one()
     assert not contact.is_opted_out(Channel.SMS)
+
+
+def test_advanced_opt_out_is_recorded_without_a_second_answer(app_ctx, twilio_post):
+    # Twilio matched a custom keyword of the Messaging Service and already replied
+    params = inbound_params("NON MERCI", OptOutType="STOP", MessagingServiceSid="MG" + "c" * 32)
+    response = twilio_post(PATH, params)
+    assert "<Message>" not in response.get_data(as_text=True)
+    contact = db.session.scalars(select(Contact)).one()
+    assert contact.is_opted_out(Channel.SMS)
+    message = db.session.scalars(select(Message)).one()
+    assert message.kind is MessageKind.OPT_OUT
+    assert message.status is MessageStatus.PROCESSED

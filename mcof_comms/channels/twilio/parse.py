@@ -91,6 +91,7 @@ def parse_inbound(form: Mapping[str, str], *, default_region: str | None = None)
         latitude=_float(form, "Latitude", 90),
         longitude=_float(form, "Longitude", 180),
         messaging_service_sid=form.get("MessagingServiceSid") or None,
+        opt_out_type=(form.get("OptOutType") or "").strip().upper() or None,
     )
 
 
