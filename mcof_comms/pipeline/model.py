@@ -1,0 +1,366 @@
+"""Statistical sector model: TF-IDF words + characters + lexicon hits, one logistic regression
+per label, per-label thresholds tuned on a held-out slice of the training data.
+
+Why this shape: on the labelled crisis messages a plain TF-IDF + logistic regression is the
+reference; adding the curated lexicon hit counts as features (they carry multilingual
+vocabulary the training data lacks) and tuning a threshold per label (rare labels need a low
+one) beats it on the core labels (see ``bench/triage.py``). Training is deterministic: the
+validation slice is chosen by a hash of the text and liblinear is seeded.
+
+The model serialises to bytes (``to_bytes``/``from_bytes``) with a version string, so the app
+can store candidates and promote one with ``should_promote`` only when it is strictly better on
+held-back corrections. ``from_bytes`` unpickles: load only bytes this platform produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from mcof_comms.pipeline.decisions import SectorMatch
+from mcof_comms.pipeline.lexicon import Matcher, hit_score, normalize, tokenize
+from mcof_comms.pipeline.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
+
+FORMAT = b"MCOF-SECTOR-MODEL/1\n"
+Example = tuple[str, Iterable[str]]
+
+_WORD_PATTERN = r"(?u)\b\w+\b"
+
+
+def _stable_fraction(text: str) -> float:
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass(frozen=True)
+class Scores:
+    """F1 per label and averages; macro averages only labels with positives in the data."""
+
+    per_label: dict[str, float]
+    macro_f1: float
+    core_macro_f1: float | None
+    micro_f1: float
+    n: int
+    support: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> float:
+        """Core macro-F1 when core labels were scored, else macro-F1."""
+        return self.core_macro_f1 if self.core_macro_f1 is not None else self.macro_f1
+
+
+def f1_scores(
+    truth: Sequence[frozenset[str]],
+    predicted: Sequence[frozenset[str]],
+    labels: Sequence[str],
+    core_labels: Sequence[str] = (),
+) -> Scores:
+    """Per-label, macro, core-macro and micro F1 of set predictions."""
+    per_label: dict[str, float] = {}
+    support: dict[str, int] = {}
+    tp_all = fp_all = fn_all = 0
+    for label in labels:
+        tp = sum(1 for t, p in zip(truth, predicted, strict=True) if label in t and label in p)
+        fp = sum(1 for t, p in zip(truth, predicted, strict=True) if label not in t and label in p)
+        fn = sum(1 for t, p in zip(truth, predicted, strict=True) if label in t and label not in p)
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+        support[label] = tp + fn
+        if tp + fn == 0:
+            continue
+        per_label[label] = round(2 * tp / (2 * tp + fp + fn), 4)
+    macro = round(float(np.mean(list(per_label.values()))), 4) if per_label else 0.0
+    core = [per_label[c] for c in core_labels if c in per_label]
+    core_macro = round(float(np.mean(core)), 4) if core else None
+    denom = 2 * tp_all + fp_all + fn_all
+    micro = round(2 * tp_all / denom, 4) if denom else 0.0
+    return Scores(per_label, macro, core_macro, micro, len(truth), support)
+
+
+def _best_threshold(probs: np.ndarray, truth: np.ndarray) -> float:
+    """Threshold in [0.15, 0.85] with the best F1; 0.5 when there are too few positives."""
+    if truth.sum() < 8:
+        return 0.5
+    best_t, best_f = 0.5, -1.0
+    for t in np.arange(0.15, 0.851, 0.05):
+        pred = probs >= t
+        tp = float(np.sum(pred & truth))
+        f = 2 * tp / (pred.sum() + truth.sum()) if (pred.sum() + truth.sum()) else 0.0
+        if f > best_f + 1e-9:
+            best_t, best_f = float(t), f
+    return round(best_t, 2)
+
+
+class SectorModel:
+    """A trained multi-label sector/referral classifier; immutable once trained."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        labels: tuple[str, ...],
+        core_labels: tuple[str, ...],
+        word: TfidfVectorizer,
+        char: TfidfVectorizer,
+        lexicon: Matcher,
+        lexicon_concepts: tuple[str, ...],
+        lexicon_scale: float,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        thresholds: np.ndarray,
+        trained_at: str,
+        n_examples: int,
+    ) -> None:
+        """Use :func:`train_sector_model` or :meth:`from_bytes` instead."""
+        self.version = version
+        self.labels = labels
+        self.core_labels = core_labels
+        self._word = word
+        self._char = char
+        self._lexicon = lexicon
+        self._lexicon_concepts = lexicon_concepts
+        self._lexicon_scale = lexicon_scale
+        self._coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)
+        self._intercept = intercept.astype(np.float32)
+        self.thresholds = thresholds
+        self.trained_at = trained_at
+        self.n_examples = n_examples
+
+    @property
+    def source(self) -> str:
+        """Source tag used in SectorMatch, e.g. ``model:3``."""
+        return f"model:{self.version}"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability per (text, label)."""
+        x = _features(texts, self._word, self._char, self._lexicon, self._lexicon_concepts)
+        x = _scale_lexicon(x, self._lexicon_scale, len(self._lexicon_concepts))
+        z = np.asarray(x @ self._coef_t) + self._intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        """Map probabilities so each label's tuned threshold lands on 0.5."""
+        t = self.thresholds
+        low = 0.5 * probs / t
+        high = 0.5 + 0.5 * (probs - t) / (1.0 - t)
+        return np.where(probs < t, low, high)
+
+    def predict_sets(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        """Assigned labels per text."""
+        probs = self.predict_proba(texts)
+        return [
+            frozenset(self.labels[j] for j in np.flatnonzero(row >= self.thresholds))
+            for row in probs
+        ]
+
+    def predict(self, text: str, *, min_confidence: float = 0.2) -> list[SectorMatch]:
+        """SectorMatch per label above ``min_confidence``, best first (0.5 = assigned)."""
+        conf = self.calibrate(self.predict_proba([text]))[0]
+        out = [
+            SectorMatch(label, round(float(c), 3), self.source)
+            for label, c in zip(self.labels, conf, strict=True)
+            if c >= min_confidence
+        ]
+        out.sort(key=lambda s: (-s.confidence, s.slug))
+        return out
+
+    def to_bytes(self) -> bytes:
+        """Serialise (format header + pickle)."""
+        buffer = io.BytesIO()
+        buffer.write(FORMAT)
+        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SectorModel:
+        """Load bytes written by :meth:`to_bytes` (trusted source only: this is pickle)."""
+        if not data.startswith(FORMAT):
+            raise ValueError("not a serialised SectorModel (bad header)")
+        model = pickle.loads(data[len(FORMAT) :])  # noqa: S301 - our own stored models only
+        if not isinstance(model, cls):
+            raise ValueError("serialised object is not a SectorModel")
+        return model
+
+
+def _lexicon_matrix(
+    texts: Sequence[str], lexicon: Matcher, concepts: tuple[str, ...]
+) -> sp.csr_matrix:
+    rows, cols, vals = [], [], []
+    index = {c: j for j, c in enumerate(concepts)}
+    for i, text in enumerate(texts):
+        hits = lexicon.match(tokenize(text))
+        for concept, concept_hits in hits.items():
+            j = index.get(concept)
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+                vals.append(np.log1p(hit_score(concept_hits)))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(concepts)))
+
+
+def _features(
+    texts: Sequence[str],
+    word: TfidfVectorizer,
+    char: TfidfVectorizer,
+    lexicon: Matcher,
+    concepts: tuple[str, ...],
+) -> sp.csr_matrix:
+    norm = [normalize(t) for t in texts]
+    return sp.hstack(
+        [word.transform(norm), char.transform(norm), _lexicon_matrix(norm, lexicon, concepts)],
+        format="csr",
+    )
+
+
+def _scale_lexicon(x: sp.csr_matrix, scale: float, n_lex: int) -> sp.csr_matrix:
+    if scale == 1.0 or n_lex == 0:
+        return x
+    d = np.ones(x.shape[1], dtype=np.float64)
+    d[-n_lex:] = scale
+    return sp.csr_matrix(x @ sp.diags(d))
+
+
+def _fit(x: sp.csr_matrix, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    coef = np.zeros((y.shape[1], x.shape[1]))
+    intercept = np.zeros(y.shape[1])
+    for j in range(y.shape[1]):
+        clf = LogisticRegression(
+            solver="liblinear", C=c, class_weight="balanced", max_iter=200, random_state=seed
+        )
+        clf.fit(x, y[:, j])
+        coef[j] = clf.coef_[0]
+        intercept[j] = clf.intercept_[0]
+    return coef, intercept
+
+
+def train_sector_model(
+    examples: Iterable[Example],
+    *,
+    taxonomy: Taxonomy | None = None,
+    labels: Sequence[str] | None = None,
+    version: str | None = None,
+    min_positives: int = 3,
+    c: float = 4.0,
+    lexicon_scale: float = 1.0,
+    tune_thresholds: bool = True,
+    seed: int = 0,
+) -> SectorModel:
+    """Train from (text, labels) pairs; labels default to slugs with ``min_positives``."""
+    data = [(text, frozenset(lbls)) for text, lbls in examples]
+    if not data:
+        raise ValueError("no training examples")
+    taxonomy = taxonomy or load_taxonomy(DEFAULT_TAXONOMY_PATH)
+    if labels is None:
+        counts: dict[str, int] = {}
+        for _, lbls in data:
+            for label in lbls:
+                counts[label] = counts.get(label, 0) + 1
+        labels = [s for s in taxonomy.label_slugs if counts.get(s, 0) >= min_positives]
+    unknown = [s for s in labels if s not in taxonomy.label_slugs]
+    if unknown:
+        raise ValueError(f"unknown label slugs: {unknown}")
+    if not labels:
+        raise ValueError(f"no label has at least {min_positives} positive examples")
+    labels = tuple(labels)
+
+    texts = [t for t, _ in data]
+    y = np.array([[label in lbls for label in labels] for _, lbls in data], dtype=bool)
+    for j, label in enumerate(labels):
+        if y[:, j].all() or not y[:, j].any():
+            raise ValueError(f"label {label!r} needs both positive and negative examples")
+
+    concepts = tuple(taxonomy.label(s).concept for s in taxonomy.label_slugs)
+    lexicon = Matcher(
+        {
+            taxonomy.label(s).concept: taxonomy.label(s).lexicon.weighted_terms()
+            for s in taxonomy.label_slugs
+        }
+    )
+    small = len(texts) < 200
+    word = TfidfVectorizer(
+        ngram_range=(1, 2),
+        token_pattern=_WORD_PATTERN,
+        min_df=1 if small else 2,
+        max_features=60000,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    char = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        min_df=1 if small else 3,
+        max_features=120000,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    norm = [normalize(t) for t in texts]
+    word.fit(norm)
+    char.fit(norm)
+    x = _scale_lexicon(
+        _features(texts, word, char, lexicon, concepts), lexicon_scale, len(concepts)
+    )
+
+    thresholds = np.full(len(labels), 0.5)
+    if tune_thresholds and not small:
+        val = np.array([_stable_fraction(t) < 0.2 for t in texts])
+        coef, intercept = _fit(x[~val], y[~val], c, seed)
+        z = np.asarray(x[val] @ coef.T) + intercept
+        probs = 1.0 / (1.0 + np.exp(-z))
+        thresholds = np.array([_best_threshold(probs[:, j], y[val, j]) for j in range(len(labels))])
+    coef, intercept = _fit(x, y, c, seed)
+    return SectorModel(
+        version=version or datetime.now(UTC).strftime("%Y%m%d%H%M%S"),
+        labels=labels,
+        core_labels=tuple(s for s in taxonomy.core_labels if s in labels),
+        word=word,
+        char=char,
+        lexicon=lexicon,
+        lexicon_concepts=concepts,
+        lexicon_scale=lexicon_scale,
+        coef=coef,
+        intercept=intercept,
+        thresholds=thresholds,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        n_examples=len(texts),
+    )
+
+
+def evaluate(
+    model: SectorModel, examples: Iterable[Example], *, core_labels: Sequence[str] | None = None
+) -> Scores:
+    """Score a model on (text, labels) pairs over the model's labels."""
+    data = [(text, frozenset(lbls)) for text, lbls in examples]
+    if not data:
+        raise ValueError("no examples to evaluate on")
+    predicted = model.predict_sets([t for t, _ in data])
+    core = model.core_labels if core_labels is None else tuple(core_labels)
+    return f1_scores([lbls for _, lbls in data], predicted, model.labels, core)
+
+
+def should_promote(
+    new_scores: Scores, current_scores: Scores | None, *, max_label_drop: float = 0.05
+) -> bool:
+    """Promote only if strictly better on the same held-back set, without a big per-label drop.
+
+    ``primary`` (core macro-F1, else macro-F1) must increase; no label scored by both may lose
+    more than ``max_label_drop`` F1 (a better average must not hide a collapsed label).
+    """
+    if current_scores is None:
+        return True
+    if new_scores.n != current_scores.n:
+        raise ValueError("scores come from different example sets; evaluate both on the same one")
+    if not new_scores.primary > current_scores.primary:
+        return False
+    for label, old in current_scores.per_label.items():
+        new = new_scores.per_label.get(label)
+        if new is not None and old - new > max_label_drop:
+            return False
+    return True

@@ -1,0 +1,164 @@
+"""Triage one inbound message: language, sectors, feedback type, urgency, sensitivity, review.
+
+Pure: values in, values out. The caller loads the taxonomy (and optionally a promoted model)
+once and passes them in; nothing here touches the database or the network.
+
+Inactive sectors: ``active_sectors`` does not filter anything. A sector that is not active in
+this deployment is still reported in ``sectors`` (routing sends it to referral), and is listed
+under ``explanations["inactive_sectors"]`` so the coordinator sees why it went there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from mcof_comms.pipeline.decisions import (
+    Decision,
+    Matched,
+    SectorMatch,
+    classify_feedback_type,
+    classify_sectors_lexicon,
+    classify_urgency,
+    detect_sensitivity,
+    lexicon_evidence,
+    match_text,
+)
+from mcof_comms.pipeline.language import SUPPORTED, LanguageGuess, detect_language
+from mcof_comms.pipeline.model import SectorModel
+from mcof_comms.pipeline.taxonomy import Taxonomy
+
+MIN_REPORTED_CONFIDENCE = 0.2
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """Everything triage decided about one message.
+
+    ``sectors`` holds sector and referral slugs (``taxonomy.is_referral`` tells which), best
+    first, each with confidence >= 0.2; 0.5 and above means assigned. ``sensitivity`` is None
+    when no safeguarding concern was found. ``sla_hours`` is the expected response time.
+    """
+
+    language: LanguageGuess
+    sectors: tuple[SectorMatch, ...]
+    feedback_type: Decision
+    urgency: Decision
+    sensitivity: Decision | None
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+    sla_hours: int
+    explanations: dict[str, object]
+
+    @property
+    def assigned_sectors(self) -> tuple[SectorMatch, ...]:
+        """Sectors at or above the assignment threshold (0.5)."""
+        return tuple(s for s in self.sectors if s.confidence >= 0.5)
+
+    @property
+    def primary_sector(self) -> str | None:
+        """Slug of the most confident assigned sector, if any."""
+        assigned = self.assigned_sectors
+        return assigned[0].slug if assigned else None
+
+
+def _combine(
+    matched: Matched, text: str, taxonomy: Taxonomy, model: SectorModel | None
+) -> list[SectorMatch]:
+    lexicon = classify_sectors_lexicon(text, taxonomy=taxonomy, matched=matched)
+    if model is None:
+        return [s for s in lexicon if s.confidence >= MIN_REPORTED_CONFIDENCE]
+    known = set(model.labels)
+    combined = [s for s in lexicon if s.slug not in known]  # model has no data for these
+    combined += model.predict(text, min_confidence=MIN_REPORTED_CONFIDENCE)
+    combined = [s for s in combined if s.confidence >= MIN_REPORTED_CONFIDENCE]
+    combined.sort(key=lambda s: (-s.confidence, s.slug))
+    return combined
+
+
+def triage(
+    text: str,
+    *,
+    taxonomy: Taxonomy,
+    model: SectorModel | None = None,
+    language_hint: str | None = None,
+    active_sectors: Collection[str] | None = None,
+) -> TriageResult:
+    """Triage one message. ``language_hint`` (e.g. the contact's chosen language) wins over
+    detection when it is a supported code; ``active_sectors`` None means all are active."""
+    matched = match_text(text, taxonomy)
+    if language_hint is not None and language_hint.split("-")[0].lower() in SUPPORTED:
+        language = LanguageGuess(language_hint.split("-")[0].lower(), 1.0, "hint")
+    else:
+        language = detect_language(text)
+
+    sectors = _combine(matched, text, taxonomy, model)
+    feedback = classify_feedback_type(text, taxonomy=taxonomy, matched=matched)
+    sens = detect_sensitivity(text, taxonomy=taxonomy, matched=matched)
+    urgency = classify_urgency(text, taxonomy=taxonomy, matched=matched, sensitivity=sens.value)
+    sensitivity = sens if sens.value is not None else None
+
+    thresholds = taxonomy.thresholds
+    reasons: list[str] = []
+    best = sectors[0].confidence if sectors else 0.0
+    if best < thresholds.review:
+        reasons.append("no_confident_sector")
+    if language.confidence < thresholds.language and matched.tokens:
+        reasons.append("uncertain_language")
+    if feedback.value == "appreciation" and (urgency.value != "normal" or sensitivity is not None):
+        reasons.append("conflicting_signals")
+    assigned = [s for s in sectors if s.confidence >= 0.5]
+    if len(assigned) >= 2 and assigned[0].confidence - assigned[1].confidence < 0.05:
+        # two sectors tie: still routed to the first, but worth a look
+        reasons.append("ambiguous_sector")
+
+    inactive = (
+        [
+            s.slug
+            for s in assigned
+            if s.slug not in active_sectors and not taxonomy.is_referral(s.slug)
+        ]
+        if active_sectors is not None
+        else []
+    )
+    sla = taxonomy.sla_hours(
+        feedback_type=feedback.value or "other",
+        urgency=urgency.value or "normal",
+        sensitive=sensitivity is not None,
+    )
+    explanations: dict[str, object] = {
+        "taxonomy_version": taxonomy.version,
+        "model_version": model.version if model is not None else None,
+        "language": {
+            "code": language.code,
+            "confidence": language.confidence,
+            "method": language.method,
+        },
+        "sectors": [
+            {
+                "slug": s.slug,
+                "confidence": s.confidence,
+                "source": s.source,
+                "referral": taxonomy.is_referral(s.slug),
+                "keywords": lexicon_evidence(matched, s.slug, taxonomy),
+            }
+            for s in sectors
+        ],
+        "feedback_type": feedback.as_dict(),
+        "urgency": urgency.as_dict(),
+        "sensitivity": sens.as_dict(),
+        "review_reasons": list(reasons),
+        "inactive_sectors": inactive,
+        "sla_hours": sla,
+    }
+    return TriageResult(
+        language=language,
+        sectors=tuple(sectors),
+        feedback_type=feedback,
+        urgency=urgency,
+        sensitivity=sensitivity,
+        needs_review=bool(reasons),
+        review_reasons=tuple(reasons),
+        sla_hours=sla,
+        explanations=explanations,
+    )
