@@ -6,7 +6,9 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from mcof_comms.db import Base, TimestampMixin, enum_column, utcnow
@@ -43,6 +45,11 @@ class Contact(TimestampMixin, Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_inbound_at: Mapped[datetime | None]
+    # broadcast audiences: where the person is, and labels staff gave them
+    area: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(
+        sa.JSON().with_variant(JSONB(), "postgresql"), default=list, server_default="[]"
+    )
 
     channels: Mapped[list[ContactChannel]] = relationship(
         back_populates="contact", order_by="ContactChannel.id", lazy="selectin"

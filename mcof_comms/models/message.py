@@ -69,6 +69,14 @@ STATUS_RANK: dict[MessageStatus, int] = {
 }
 
 
+class SendRoute(enum.StrEnum):
+    """How an outbound message was sent; WhatsApp outside the 24-hour window needs a template."""
+
+    TEXT = "text"  # free text on the message's own channel
+    TEMPLATE = "template"  # a WhatsApp approved template (content_sid + variables)
+    SMS_FALLBACK = "sms_fallback"  # WhatsApp window closed, no template: sent by SMS instead
+
+
 class Message(TimestampMixin, Base):
     __tablename__ = "message"
     __table_args__ = (
@@ -80,6 +88,15 @@ class Message(TimestampMixin, Base):
             "created_at",
             postgresql_where=text("status = 'received'"),
             sqlite_where=text("status = 'received'"),
+        ),
+        # one message per contact per broadcast: a resumed fan-out inserts nothing twice
+        Index(
+            "uq_message_broadcast_contact",
+            "broadcast_id",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("broadcast_id IS NOT NULL AND retry_of_id IS NULL"),
+            sqlite_where=text("broadcast_id IS NOT NULL AND retry_of_id IS NULL"),
         ),
     )
 
@@ -123,6 +140,14 @@ class Message(TimestampMixin, Base):
     triage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # why it decided
     processed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # outbound sending: how it went out, and when we last handed it to the provider
+    route: Mapped[SendRoute | None] = mapped_column(enum_column(SendRoute, "send_route"))
+    content_sid: Mapped[str | None] = mapped_column(String(64))  # WhatsApp template
+    content_variables: Mapped[dict[str, str] | None] = mapped_column(JSONType)
+    send_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    send_attempted_at: Mapped[datetime | None]
+    # a resend after an asynchronous failure (63016: by template or SMS) points at the original
+    retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     contact: Mapped[Contact] = relationship(back_populates="messages")

@@ -38,6 +38,8 @@ PROVIDER_STATUSES: dict[str, MessageStatus] = {
 
 #: Error codes that mean the person does not want our messages on that channel.
 OPT_OUT_CODES = {21610: "21610", 63014: "63014"}
+#: WhatsApp refused free text outside the 24-hour window: resend by template or SMS.
+WINDOW_CLOSED_CODE = 63016
 
 
 def apply_status_update(status_update: StatusUpdate) -> Message | None:
@@ -93,6 +95,11 @@ def apply_status_update(status_update: StatusUpdate) -> Message | None:
     )
     if status_update.error_code in OPT_OUT_CODES:
         opt_out_channel(message, source=OPT_OUT_CODES[status_update.error_code])
+    if status_update.error_code == WINDOW_CLOSED_CODE:
+        from mcof_comms.outbound.fallback import queue_window_fallback
+
+        db.session.flush()
+        queue_window_fallback(message.id)  # by template, else SMS; sent once committed
     db.session.flush()
     db.session.refresh(message)
     return message

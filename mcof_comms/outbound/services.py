@@ -1,0 +1,310 @@
+"""Outbound use cases: queue a message, enqueue its send, reply to one contact, recover.
+
+Every message the platform sends starts as a ``QUEUED`` row written here; the send job
+(:mod:`mcof_comms.outbound.jobs`) moves it on. Services add and flush, never commit; views and
+jobs commit, then call :func:`enqueue_outbound`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from config import Settings
+from mcof_comms import jobs
+from mcof_comms.db import utcnow
+from mcof_comms.extensions import db
+from mcof_comms.models import (
+    AuditEntry,
+    Channel,
+    Contact,
+    ContactChannel,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    User,
+)
+from mcof_comms.outbound.segments import count_segments
+
+logger = logging.getLogger(__name__)
+
+#: Bulk (broadcast) rows are sent by one job per range of this many message ids, so enqueueing
+#: a range twice (planner, sweeper, retry) finds the job already waiting instead of adding one.
+BUCKET_SIZE = 500
+MAX_BODY = 1600
+#: After this many attempts a message that still fails transiently is recorded as failed.
+MAX_SEND_ATTEMPTS = 8
+
+_SESSION_KEY = "mcof_outbound_after_commit"
+
+
+class OutboundError(ValueError):
+    """The message cannot be queued: no address on that channel, opted out, empty or too long."""
+
+
+def get_settings() -> Settings:
+    settings: Settings = current_app.extensions["mcof_settings"]
+    return settings
+
+
+def sender_address(
+    channel: Channel, settings: Settings | None = None
+) -> tuple[str | None, str | None]:
+    """Return ``(from_, messaging_service_sid)`` for a channel; exactly one is set when usable."""
+    settings = settings or get_settings()
+    if channel is Channel.WHATSAPP:
+        return settings.twilio_whatsapp_from, None
+    if settings.twilio_messaging_service_sid:
+        return None, settings.twilio_messaging_service_sid
+    return settings.twilio_sms_from, None
+
+
+def pick_channel(contact: Contact, channel: Channel | None = None) -> ContactChannel | None:
+    """The contact's address on ``channel``; by default the channel they last wrote on."""
+    if channel is not None:
+        return contact.channel(channel)
+    if not contact.channels:
+        return None
+    usable = [c for c in contact.channels if not c.opted_out] or list(contact.channels)
+    return max(usable, key=lambda c: (c.last_inbound_at is not None, c.last_inbound_at, c.id))
+
+
+def queue_outbound(
+    contact: Contact,
+    body: str,
+    *,
+    kind: MessageKind,
+    channel: Channel | None = None,
+    case_id: int | None = None,
+    reply_to_id: int | None = None,
+    operation_id: int | None = None,
+    priority: bool = True,
+    broadcast_id: int | None = None,
+    language: str | None = None,
+) -> Message:
+    """Add one ``QUEUED`` outbound message and flush; never commits.
+
+    Picks the channel the contact last wrote on when ``channel`` is None. Consent and the
+    WhatsApp window are checked again when the message is sent, not only here. ``priority``
+    False sends it on the bulk queue, behind replies.
+    """
+    address = pick_channel(contact, channel)
+    if address is None:
+        raise OutboundError("the contact has no address on that channel")
+    if len(body) > MAX_BODY:
+        raise OutboundError(f"the text is longer than {MAX_BODY} characters")
+    from_, service = sender_address(address.channel)
+    message = Message(
+        direction=Direction.OUT,
+        channel=address.channel,
+        kind=kind,
+        contact_id=contact.id,
+        body=body,
+        to_address=address.address,
+        from_address=from_,
+        messaging_service_sid=service,
+        num_segments=count_segments(body).segments,
+        case_id=case_id,
+        reply_to_id=reply_to_id,
+        operation_id=operation_id,
+        broadcast_id=broadcast_id,
+        language=language or contact.language,
+    )
+    message.set_status(MessageStatus.QUEUED)
+    db.session.add(message)
+    db.session.flush()
+    if not priority:
+        db.session.info.setdefault("mcof_low_priority", set()).add(message.id)
+    return message
+
+
+def render_for(contact: Contact, render: Callable[..., str], *args: Any, **kwargs: Any) -> str:
+    """Render a system text (``mcof_comms.outbound.texts``) in the contact's language."""
+    locale = contact.language or get_settings().default_locale
+    with force_locale(locale):
+        return render(*args, **kwargs)
+
+
+def reply_to_contact(
+    contact: Contact,
+    body: str,
+    *,
+    actor: User | None,
+    channel: Channel | None = None,
+    case_id: int | None = None,
+    reply_to_id: int | None = None,
+    operation_id: int | None = None,
+) -> Message:
+    """Queue a reply a person wrote to one contact; refuse an opted-out or empty one."""
+    body = body.strip()
+    if not body:
+        raise OutboundError("the reply is empty")
+    address = pick_channel(contact, channel)
+    if address is None:
+        raise OutboundError("the contact has no address on that channel")
+    if address.opted_out:
+        raise OutboundError("the contact opted out on that channel")
+    message = queue_outbound(
+        contact,
+        body,
+        kind=MessageKind.REPLY,
+        channel=address.channel,
+        case_id=case_id,
+        reply_to_id=reply_to_id,
+        operation_id=operation_id,
+    )
+    db.session.add(
+        AuditEntry(
+            user_id=actor.id if actor is not None else None,
+            action="reply",
+            object_type="message",
+            object_id=message.id,
+            detail={"contact_id": contact.id, "channel": address.channel.value},
+        )
+    )
+    return message
+
+
+def bucket_of(message_id: int) -> int:
+    return message_id // BUCKET_SIZE
+
+
+def enqueue_outbound(message_ids: Iterable[int]) -> int:
+    """Queue the send jobs for these messages; call after commit. Returns jobs queued.
+
+    Replies and acknowledgements go on the ``replies`` queue, one job each; broadcast rows on
+    ``bulk``, one job per range of ids. Enqueueing is idempotent. If Redis is down nothing is
+    lost: the sweeper finds the rows still ``QUEUED``.
+    """
+    ids = sorted(set(message_ids))
+    if not ids:
+        return 0
+    bulk_ids: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        bulk_ids.update(
+            db.session.scalars(
+                select(Message.id).where(Message.id.in_(chunk), Message.broadcast_id.is_not(None))
+            )
+        )
+    return _enqueue(ids, bulk_ids)
+
+
+def _enqueue(ids: Iterable[int], bulk_ids: set[int]) -> int:
+    low_priority: set[int] = db.session.info.pop("mcof_low_priority", set())
+    queued = 0
+    ids = list(ids)
+    try:
+        for bucket in sorted({bucket_of(i) for i in bulk_ids}):
+            queued += enqueue_bucket(bucket)
+        for message_id in ids:
+            if message_id in bulk_ids:
+                continue
+            stage = jobs.BULK if message_id in low_priority else jobs.REPLIES
+            job = jobs.enqueue(
+                stage,
+                "mcof_comms.outbound.jobs.send_outbound_message",
+                message_id,
+                job_id=f"outbound-{message_id}",
+            )
+            queued += job is not None
+    except redis.RedisError:
+        logger.warning("queue unavailable; %s outbound messages wait for the sweeper", len(ids))
+    return queued
+
+
+def enqueue_bucket(bucket: int, *, suffix: str = "") -> int:
+    """Queue the bulk job for one range of message ids (1 if queued, 0 if already waiting)."""
+    job = jobs.enqueue(
+        jobs.BULK,
+        "mcof_comms.outbound.jobs.send_outbound_bucket",
+        bucket,
+        job_id=f"outbound-bucket-{bucket}{suffix}",
+    )
+    return int(job is not None)
+
+
+def enqueue_outbound_after_commit(messages: Iterable[Message]) -> None:
+    """Enqueue these (flushed) messages once the current transaction commits."""
+    pending: dict[int, bool] = db.session.info.setdefault(_SESSION_KEY, {})
+    for message in messages:
+        pending[message.id] = message.broadcast_id is not None
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_committed(session: Session) -> None:
+    pending: dict[int, bool] | None = session.info.pop(_SESSION_KEY, None)
+    if pending:
+        try:
+            _enqueue(pending, {i for i, bulk in pending.items() if bulk})
+        except Exception:  # the rows are committed: the sweeper sends them later
+            logger.exception("could not enqueue %s outbound messages after commit", len(pending))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_SESSION_KEY, None)
+
+
+def requeue_stuck_outbound(age_seconds: int, limit: int = 20_000) -> int:
+    """Re-enqueue outbound rows left ``QUEUED`` or ``SENDING``, and broadcasts left mid-way.
+
+    Idempotent: a job still waiting for the same message or id range is left alone. A row in
+    ``SENDING`` is checked with the provider (``find_sent``) before it is sent again.
+    """
+    cutoff = utcnow() - timedelta(seconds=age_seconds)
+    rows = db.session.execute(
+        select(Message.id, Message.broadcast_id)
+        .where(
+            Message.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]),
+            Message.direction == Direction.OUT,
+            Message.updated_at <= cutoff,
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    ).all()
+    from mcof_comms.broadcasts.services import list_unfinished_broadcasts
+
+    broadcast_ids = list_unfinished_broadcasts(cutoff)
+    db.session.rollback()  # end the read transaction before talking to Redis
+    queued = 0
+    try:
+        for bucket in sorted({bucket_of(r.id) for r in rows if r.broadcast_id is not None}):
+            queued += enqueue_bucket(bucket)
+        for row in rows:
+            if row.broadcast_id is None:
+                job = jobs.enqueue(
+                    jobs.REPLIES,
+                    "mcof_comms.outbound.jobs.send_outbound_message",
+                    row.id,
+                    job_id=f"outbound-{row.id}",
+                )
+                queued += job is not None
+        from mcof_comms.broadcasts.jobs import enqueue_fan_out
+
+        for broadcast_id in broadcast_ids:
+            queued += int(enqueue_fan_out(broadcast_id))
+    except redis.RedisError:
+        logger.warning("queue unavailable; the sweeper will try again")
+    return queued
+
+
+def count_outbound(status: MessageStatus) -> int:
+    """How many outbound messages are in ``status`` (health and tests)."""
+    return int(
+        db.session.scalar(
+            select(func.count(Message.id)).where(
+                Message.direction == Direction.OUT, Message.status == status
+            )
+        )
+        or 0
+    )
