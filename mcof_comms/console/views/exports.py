@@ -1,0 +1,36 @@
+"""Download the cases or messages behind the current inbox filters, as CSV or XLSX."""
+
+from __future__ import annotations
+
+from flask import Response, request, stream_with_context
+from flask_login import current_user
+
+from mcof_comms import audit
+from mcof_comms.auth.permissions import EXPORTERS
+from mcof_comms.console import bp, exports, require_roles
+from mcof_comms.console.views.inbox import parse_filters
+from mcof_comms.db import utcnow
+from mcof_comms.extensions import db
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/exports/<any(cases, messages):kind>.<any(csv, xlsx):fmt>")
+@require_roles(EXPORTERS)
+def export(kind: str, fmt: str) -> Response:
+    filters = parse_filters(request.args)
+    if kind == "cases":
+        columns, rows = exports.CASE_COLUMNS, exports.case_rows(current_user, filters)
+    else:
+        columns, rows = exports.MESSAGE_COLUMNS, exports.message_rows(current_user, filters)
+    audit.record(current_user, "export", kind, None, format=fmt, filters=filters.as_args())
+    db.session.commit()
+    name = f"mcof-{kind}-{utcnow():%Y%m%d-%H%M}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(
+            stream_with_context(exports.to_csv(columns, rows)),
+            mimetype="text/csv",
+            headers=headers,
+        )
+    return Response(exports.to_xlsx(columns, rows, kind), mimetype=XLSX, headers=headers)

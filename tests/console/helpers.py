@@ -1,0 +1,101 @@
+"""Console test data: users of every role and cases made through the receive path."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from itertools import count
+
+from flask.testing import FlaskClient
+
+from mcof_comms.auth.users import create_user
+from mcof_comms.db import utcnow
+from mcof_comms.extensions import db
+from mcof_comms.models import (
+    URGENCY_RANK,
+    Case,
+    CaseStatus,
+    FeedbackType,
+    Operation,
+    Role,
+    Urgency,
+    User,
+)
+from tests.factories import make_inbound
+
+PASSWORD = "correct-horse-battery"
+_numbers = count(1000)
+_refs = count(1)
+
+
+def make_user(role: Role, *, email: str | None = None, sectors: list[str] | None = None) -> User:
+    if role is Role.SECTOR_FOCAL_POINT and sectors is None:
+        sectors = ["health"]
+    user = create_user(email or f"{role.value}@example.org", PASSWORD, role, sectors=sectors)
+    db.session.commit()
+    return user
+
+
+def make_case(
+    operation: Operation,
+    body: str = "We need water at the camp",
+    *,
+    sector: str = "health",
+    sensitive: str | None = None,
+    urgency: Urgency = Urgency.NORMAL,
+    feedback_type: FeedbackType = FeedbackType.REQUEST,
+    language: str = "fr",
+    status: CaseStatus = CaseStatus.NEW,
+    needs_review: bool = False,
+    phone: str | None = None,
+    age: timedelta = timedelta(hours=1),
+    due_in: timedelta = timedelta(hours=24),
+) -> Case:
+    """A case holding one inbound message received through the real receive path."""
+    message = make_inbound(body, phone or f"+5093700{next(_numbers):04d}")
+    created = utcnow() - age
+    case = Case(
+        reference=f"T{next(_refs):05d}",
+        operation_id=operation.id,
+        contact_id=message.contact_id,
+        sector=sector,
+        status=status,
+        feedback_type=feedback_type,
+        urgency=urgency,
+        urgency_rank=URGENCY_RANK[urgency],
+        sensitive_category=sensitive,
+        needs_review=needs_review,
+        language=language,
+        created_at=created,
+        last_message_at=created,
+        due_at=created + due_in,
+    )
+    db.session.add(case)
+    db.session.flush()
+    message.case_id = case.id
+    message.language = language
+    message.operation_id = operation.id
+    message.triage = {"sector": {"slug": sector, "source": "lexicon", "confidence": 0.8}}
+    db.session.commit()
+    return case
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "no CSRF token in page"
+    return found.group(1) or found.group(2)
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> object:
+    page = client.get("/login")
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+def csrf(client: FlaskClient, path: str = "/dashboard") -> str:
+    return csrf_from(client.get(path).get_data(as_text=True))
