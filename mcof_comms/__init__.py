@@ -41,11 +41,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from mcof_comms.api.views import bp as api_bp
     from mcof_comms.channels.twilio.webhooks import bp as twilio_bp
+    from mcof_comms.console import bp as console_bp
     from mcof_comms.health import bp as health_bp
 
     app.register_blueprint(twilio_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(console_bp)
 
     from mcof_comms.cli import register_cli
 

@@ -42,3 +42,56 @@ def mask_address(address: str | None) -> str | None:
         country = address[1:3]
     digits = "".join(_DIGITS.findall(address))
     return f"{prefix}+{country} •••• {digits[-2:]}"
+
+
+# --- console: which role may open which page, and which cases (added by the console work) ---
+
+#: Roles that work cases in the inbox.
+CASE_WORKERS = frozenset(
+    {Role.ADMIN, Role.COORDINATOR, Role.SECTOR_FOCAL_POINT, Role.PROTECTION_FOCAL_POINT}
+)
+#: Roles that may see a sensitive (safeguarding) case, its body included; every view is audited.
+SENSITIVE_READERS = frozenset({Role.ADMIN, Role.PROTECTION_FOCAL_POINT})
+#: Roles that compose, approve and send broadcasts (as mcof_comms.broadcasts.services allows).
+BROADCASTERS = frozenset({Role.ADMIN, Role.RESPONDER})
+#: Roles that see the dashboard (sensitive volumes only as counts, and only to SENSITIVE_READERS).
+DASHBOARD_READERS = frozenset(Role)
+#: Roles that may download pseudonymized exports of their visible cases and messages.
+EXPORTERS = frozenset(
+    {
+        Role.ADMIN,
+        Role.COORDINATOR,
+        Role.SECTOR_FOCAL_POINT,
+        Role.PROTECTION_FOCAL_POINT,
+        Role.VIEWER,
+    }
+)
+#: Roles that run trainings with the simulator and edit canned responses.
+TRAINERS = frozenset({Role.ADMIN, Role.COORDINATOR})
+#: Roles that read the audit log.
+AUDITORS = frozenset({Role.ADMIN})
+
+
+def can_see_sensitive(role: Role) -> bool:
+    return role in SENSITIVE_READERS
+
+
+def can_view_case(user: object, case: object) -> bool:
+    """The one rule for opening a case, shared by the API and the console.
+
+    Sensitive cases go to protection focal points (and admins) only; protection focal points see
+    only sensitive cases; a sector focal point sees the non-sensitive cases of their sectors.
+    """
+    role: Role = user.role  # type: ignore[attr-defined]
+    sensitive = case.sensitive_category is not None  # type: ignore[attr-defined]
+    if role is Role.ADMIN:
+        return True
+    if role is Role.PROTECTION_FOCAL_POINT:
+        return sensitive
+    if sensitive:
+        return False
+    if role is Role.COORDINATOR:
+        return True
+    if role is Role.SECTOR_FOCAL_POINT:
+        return case.sector in set(user.sectors or ())  # type: ignore[attr-defined]
+    return False
