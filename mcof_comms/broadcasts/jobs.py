@@ -178,7 +178,7 @@ def _resume_queued(broadcast_id: int) -> None:
     """After a crash: enqueue the ranges of rows already queued but maybe never enqueued."""
     buckets = sorted(
         db.session.scalars(
-            select(func.distinct(Message.id / BUCKET_SIZE)).where(
+            select(func.distinct(Message.id // BUCKET_SIZE)).where(
                 Message.broadcast_id == broadcast_id,
                 Message.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]),
             )
@@ -186,6 +186,6 @@ def _resume_queued(broadcast_id: int) -> None:
     )
     try:
         for bucket in buckets:
-            enqueue_bucket(bucket)
+            enqueue_bucket(int(bucket))
     except redis.RedisError:
         logger.warning("queue unavailable; broadcast %s resumes with the sweeper", broadcast_id)
