@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(twilio_bp)
     app.register_blueprint(api_bp)
+    from mcof_comms.api.cases import bp as api_cases_bp  # triage: /api/v1/cases
+
+    app.register_blueprint(api_cases_bp)
     from mcof_comms.api.broadcasts import bp as api_broadcasts_bp  # outbound: /api/v1/broadcasts
 
     app.register_blueprint(api_broadcasts_bp)

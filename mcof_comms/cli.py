@@ -206,3 +206,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(requeue_stuck_command)
     app.cli.add_command(serve_command)
+    from mcof_comms.pipeline.cli import register_pipeline_cli  # triage: train, operations
+
+    register_pipeline_cli(app)

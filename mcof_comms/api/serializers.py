@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcof_comms.auth.permissions import can_see_phone_numbers, mask_address
-from mcof_comms.models import Contact, Message, User
+from mcof_comms.auth.permissions import can_see_phone_numbers, can_see_sensitive, mask_address
+from mcof_comms.models import Case, CaseEvent, Contact, Message, Team, User
 
 
 def _iso(value: Any) -> str | None:
@@ -14,14 +14,17 @@ def _iso(value: Any) -> str | None:
 
 def message_json(message: Message, reader: User) -> dict[str, Any]:
     show_numbers = can_see_phone_numbers(reader.role)
+    # a sensitive report's words (and the keywords that flagged it) stay with protection staff
+    redacted = message.sensitive_category is not None and not can_see_sensitive(reader.role)
     return {
         "id": message.id,
         "direction": message.direction.value,
         "channel": message.channel.value,
         "kind": message.kind.value,
         "status": message.status.value,
-        "body": message.body,
-        "media": message.media,
+        "body": None if redacted else message.body,
+        "body_redacted": redacted,
+        "media": [] if redacted else message.media,
         "latitude": message.latitude,
         "longitude": message.longitude,
         "contact_id": message.contact_id,
@@ -32,6 +35,15 @@ def message_json(message: Message, reader: User) -> dict[str, Any]:
         "failure_reason": message.failure_reason,
         "num_segments": message.num_segments,
         "reply_to_id": message.reply_to_id,
+        "language": message.language,
+        "sectors": message.sectors or [],
+        "feedback_type": message.feedback_type.value if message.feedback_type else None,
+        "urgency": message.urgency.value if message.urgency else None,
+        "sensitive": message.sensitive_category,
+        "needs_review": message.needs_review,
+        "triage": None if redacted else (message.triage or {}),
+        "case_id": message.case_id,
+        "operation_id": message.operation_id,
         "created_at": _iso(message.created_at),
         "processed_at": _iso(message.processed_at),
         "sent_at": _iso(message.sent_at),
@@ -62,3 +74,57 @@ def contact_json(contact: Contact, reader: User) -> dict[str, Any]:
         ],
         "opted_out": {channel.channel.value: channel.opted_out for channel in contact.channels},
     }
+
+
+def team_json(team: Team | None) -> dict[str, Any] | None:
+    if team is None:
+        return None
+    return {"id": team.id, "slug": team.slug, "name": team.name, "kind": team.kind}
+
+
+def case_json(
+    case: Case,
+    reader: User,
+    *,
+    messages: list[Message] | None = None,
+    events: list[CaseEvent] | None = None,
+) -> dict[str, Any]:
+    """A case; ``messages`` and ``events`` only in the detail view."""
+    data: dict[str, Any] = {
+        "id": case.id,
+        "reference": case.reference,
+        "operation_id": case.operation_id,
+        "contact_id": case.contact_id,
+        "status": case.status.value,
+        "sector": case.sector,
+        "sectors": case.sectors or [],
+        "team": team_json(case.team),
+        "referral_partner": case.referral_partner,
+        "feedback_type": case.feedback_type.value,
+        "urgency": case.urgency.value,
+        "sensitive": case.sensitive_category,
+        "needs_review": case.needs_review,
+        "language": case.language,
+        "sla_due_at": _iso(case.due_at),
+        "acknowledged_at": _iso(case.acknowledged_at),
+        "alert": case.alerted_at is not None,
+        "alerted_at": _iso(case.alerted_at),
+        "first_response_at": _iso(case.first_response_at),
+        "resolved_at": _iso(case.resolved_at),
+        "closed_at": _iso(case.closed_at),
+        "last_message_at": _iso(case.last_message_at),
+        "created_at": _iso(case.created_at),
+    }
+    if messages is not None:
+        data["messages"] = [message_json(m, reader) for m in messages]
+    if events is not None:
+        data["events"] = [
+            {
+                "kind": e.kind,
+                "actor_id": e.actor_id,
+                "detail": e.detail,
+                "created_at": _iso(e.created_at),
+            }
+            for e in events
+        ]
+    return data

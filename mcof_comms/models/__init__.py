@@ -20,6 +20,13 @@ from mcof_comms.models.operation import (
     Phase,
     Team,
 )
+from mcof_comms.models.taxonomy import (
+    Category,
+    ModelStatus,
+    SectorModelVersion,
+    TaxonomyConfig,
+    TrainingExample,
+)
 from mcof_comms.models.triage import URGENCY_RANK, FeedbackType, Urgency
 from mcof_comms.models.user import ApiToken, Role, User
 
@@ -34,6 +41,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "Category",
     "CategoryKind",
     "Channel",
     "Contact",
@@ -45,12 +53,16 @@ __all__ = [
     "MessageEvent",
     "MessageKind",
     "MessageStatus",
+    "ModelStatus",
     "Operation",
     "OperationAddress",
     "OperationSector",
     "Phase",
     "Role",
+    "SectorModelVersion",
+    "TaxonomyConfig",
     "Team",
+    "TrainingExample",
     "Urgency",
     "User",
 ]

@@ -50,6 +50,10 @@ class Case(TimestampMixin, Base):
     operation_id: Mapped[int] = mapped_column(ForeignKey("operation.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     sector: Mapped[str | None] = mapped_column(String(64))  # sector or referral slug
+    # every label triage gave, [{slug, confidence}], best first; ``sector`` is the first
+    sectors: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONType, default=list, server_default="[]"
+    )
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[CaseStatus] = mapped_column(
@@ -69,6 +73,7 @@ class Case(TimestampMixin, Base):
     summary: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]  # SLA
     acknowledged_at: Mapped[datetime | None]
+    alerted_at: Mapped[datetime | None]  # life-threatening: raised an alert
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

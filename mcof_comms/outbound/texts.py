@@ -31,3 +31,43 @@ def help_text() -> str:
 
 def language_confirmation() -> str:
     return _("We will write to you in this language from now on.")
+
+
+# --- triage: acknowledgements (added by the triage work) ---
+
+
+def acknowledgement(reference: str, due: str) -> str:
+    """Tell the sender their feedback is a case, its reference and when to expect an answer."""
+    return _(
+        "Thank you, we received your message. Your reference is %(reference)s. "
+        "We will respond by %(due)s.",
+        reference=reference,
+        due=due,
+    )
+
+
+def sensitive_acknowledgement(reference: str) -> str:
+    """Safe reply to a safeguarding report: neutral, never repeats or names what was written,
+    so it reveals nothing to someone else who reads the phone."""
+    return _(
+        "Thank you for contacting us. Your message is received and is handled in confidence "
+        "by a trained person, who will contact you. Your reference is %(reference)s.",
+        reference=reference,
+    )
+
+
+def life_threatening_guidance(reference: str, emergency_number: str | None = None) -> str:
+    """First reply to a life-threatening report: go to emergency help now, we are alerted."""
+    if emergency_number:
+        return _(
+            "If someone is in danger right now, call %(number)s or go to the nearest emergency "
+            "service. We have alerted our team as a priority. Your reference is %(reference)s.",
+            number=emergency_number,
+            reference=reference,
+        )
+    return _(
+        "If someone is in danger right now, go to the nearest emergency service or ask people "
+        "nearby for help. We have alerted our team as a priority. Your reference is "
+        "%(reference)s.",
+        reference=reference,
+    )

@@ -1,0 +1,1 @@
+"""Operations: crisis responses, their numbers, teams, active sectors and triage config."""
