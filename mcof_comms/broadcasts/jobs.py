@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mcof_comms import jobs
 from mcof_comms.broadcasts.audience import iter_recipients
@@ -41,6 +41,8 @@ from mcof_comms.outbound.services import (
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+#: The partial unique index that makes a resumed fan-out insert nothing twice.
+ONE_PER_CONTACT = "broadcast_id IS NOT NULL AND retry_of_id IS NULL"
 
 
 def enqueue_fan_out(broadcast_id: int, delay: timedelta | None = None) -> bool:
@@ -143,7 +145,10 @@ def fan_out_broadcast(broadcast_id: int) -> None:
             db.session.connection()
             .execute(
                 insert_for(db.session.connection(), table)
-                .on_conflict_do_nothing()
+                .on_conflict_do_nothing(
+                    index_elements=["broadcast_id", "contact_id"],
+                    index_where=text(ONE_PER_CONTACT),
+                )
                 .returning(table.c.id),
                 rows,
             )
