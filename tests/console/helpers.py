@@ -80,7 +80,9 @@ def make_case(
     return case
 
 
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_from(html: str) -> str:
@@ -92,9 +94,7 @@ def csrf_from(html: str) -> str:
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> object:
     page = client.get("/login")
     token = csrf_from(page.get_data(as_text=True))
-    return client.post(
-        "/login", data={"email": email, "password": password, "csrf_token": token}
-    )
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
 
 def csrf(client: FlaskClient, path: str = "/dashboard") -> str:

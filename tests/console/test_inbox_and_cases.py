@@ -1,0 +1,285 @@
+"""The inbox (scope, filters, order, paging) and the case workflow through HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import select
+
+from mcof_comms.extensions import db
+from mcof_comms.models import (
+    AuditEntry,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Operation,
+    Role,
+    Urgency,
+    User,
+)
+from tests.console.conftest import World
+from tests.console.helpers import csrf, login, make_case
+
+
+def _client(app: Flask, role: Role):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    login(client, f"{role.value}@example.org")
+    return client
+
+
+def test_inbox_orders_by_urgency_then_age_and_pages_by_keyset(app: Flask, world: World) -> None:
+    from mcof_comms.console.services import InboxFilters, list_inbox
+
+    with app.app_context():
+        op = db.session.get_one(Operation, world.operation)
+        old = make_case(op, "old normal", age=timedelta(days=3)).id
+        life = make_case(op, "trapped", urgency=Urgency.LIFE_THREATENING).id
+        coordinator = db.session.get_one(User, world.users[Role.COORDINATOR])
+        seen: list[int] = []
+        cursor = None
+        while True:
+            page = list_inbox(coordinator, InboxFilters(), cursor, limit=2)
+            seen += [row.case.id for row in page.rows]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        # life-threatening first, then urgent, then normal cases oldest first; no sensitive case
+        assert seen[0] == life
+        assert seen[1] == world.shelter
+        assert seen[2] == old
+        assert set(seen) == {life, world.shelter, old, world.health}
+        assert len(seen) == len(set(seen))
+
+
+def test_inbox_filters_by_sector_search_and_status(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    with app.app_context():
+        health = db.session.get_one(Case, world.health).reference
+        shelter = db.session.get_one(Case, world.shelter).reference
+    page = client.get("/inbox?sector=shelter_nfi").get_data(as_text=True)
+    assert shelter in page and health not in page
+    page = client.get("/inbox?q=m%C3%A9dicaments").get_data(as_text=True)
+    assert health in page and shelter not in page
+    page = client.get("/inbox?status=closed").get_data(as_text=True)
+    assert health not in page and shelter not in page
+
+
+def test_scope_of_sector_and_protection_focal_points(app: Flask, world: World) -> None:
+    with app.app_context():
+        refs = {
+            i: db.session.get_one(Case, i).reference
+            for i in (world.health, world.shelter, world.sensitive)
+        }
+    sector = _client(app, Role.SECTOR_FOCAL_POINT).get("/inbox").get_data(as_text=True)
+    assert refs[world.health] in sector
+    assert refs[world.shelter] not in sector and refs[world.sensitive] not in sector
+    protection = _client(app, Role.PROTECTION_FOCAL_POINT).get("/inbox").get_data(as_text=True)
+    assert refs[world.sensitive] in protection
+    assert refs[world.health] not in protection
+    coordinator = _client(app, Role.COORDINATOR).get("/inbox").get_data(as_text=True)
+    assert refs[world.sensitive] not in coordinator
+
+
+def test_relabel_goes_through_triage_and_is_recorded(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    response = client.post(
+        f"/cases/{world.shelter}/relabel",
+        data={
+            "sector": "health",
+            "feedback_type": "complaint",
+            "urgency": "normal",
+            "csrf_token": csrf(client),
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        from mcof_comms.models import TrainingExample
+
+        case = db.session.get_one(Case, world.shelter)
+        assert (case.sector, case.feedback_type.value, case.urgency_rank) == (
+            "health",
+            "complaint",
+            2,
+        )
+        assert db.session.scalar(select(TrainingExample.id)) is not None  # feeds training
+        assert db.session.scalar(
+            select(AuditEntry.id).where(
+                AuditEntry.object_id == case.id, AuditEntry.action.like("%relabel")
+            )
+        )
+
+
+def test_reply_then_close_closes_the_loop(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    token = csrf(client)
+    refused = client.post(
+        f"/cases/{world.health}/status", data={"status": "closed", "csrf_token": token}
+    )
+    assert refused.status_code == 302
+    with app.app_context():
+        assert db.session.get_one(Case, world.health).status is CaseStatus.NEW
+    client.post(
+        f"/cases/{world.health}/reply",
+        data={"body": "Une équipe passe demain.", "csrf_token": token},
+    )
+    client.post(f"/cases/{world.health}/status", data={"status": "closed", "csrf_token": token})
+    with app.app_context():
+        case = db.session.get_one(Case, world.health)
+        assert case.status is CaseStatus.CLOSED
+        assert case.first_response_at is not None
+        reply = db.session.scalars(
+            select(Message).where(Message.case_id == case.id, Message.direction == Direction.OUT)
+        ).one()
+        assert reply.kind is MessageKind.REPLY
+        assert reply.status is MessageStatus.QUEUED
+        assert reply.num_segments == 1
+
+
+def test_close_without_response_needs_a_reason(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    token = csrf(client)
+    client.post(
+        f"/cases/{world.health}/status",
+        data={"status": "closed", "no_response_needed": "y", "reason": "", "csrf_token": token},
+    )
+    with app.app_context():
+        assert db.session.get_one(Case, world.health).status is CaseStatus.NEW
+    client.post(
+        f"/cases/{world.health}/status",
+        data={
+            "status": "closed",
+            "no_response_needed": "y",
+            "reason": "duplicate of another case",
+            "csrf_token": token,
+        },
+    )
+    with app.app_context():
+        case = db.session.get_one(Case, world.health)
+        assert case.status is CaseStatus.CLOSED
+        assert case.closure_reason == "duplicate of another case"
+
+
+def test_referral_names_a_partner_and_is_recorded(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    token = csrf(client)
+    client.post(f"/cases/{world.health}/status", data={"status": "referred", "csrf_token": token})
+    with app.app_context():
+        assert db.session.get_one(Case, world.health).status is CaseStatus.NEW
+    client.post(
+        f"/cases/{world.health}/status",
+        data={"status": "referred", "partner": "WASH cluster", "csrf_token": token},
+    )
+    with app.app_context():
+        case = db.session.get_one(Case, world.health)
+        assert case.status is CaseStatus.REFERRED
+        assert case.referral_partner == "WASH cluster"
+        event = db.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "refer")
+        ).one()
+        assert event.detail["partner"] == "WASH cluster"
+
+
+def test_numbers_are_masked_and_reveal_is_audited(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    with app.app_context():
+        phone = db.session.get_one(Case, world.health).contact.phone
+    page = client.get(f"/cases/{world.health}").get_data(as_text=True)
+    assert phone not in page
+    assert "+509 •••• " + phone[-2:] in page
+    revealed = client.post(f"/cases/{world.health}/reveal", data={"csrf_token": csrf(client)})
+    assert phone in revealed.get_data(as_text=True)
+    with app.app_context():
+        entry = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "reveal_phone")
+        ).one()
+        assert entry.user_id == world.users[Role.COORDINATOR]
+
+
+def test_every_view_of_a_sensitive_case_is_audited(app: Flask, world: World) -> None:
+    client = _client(app, Role.PROTECTION_FOCAL_POINT)
+    client.get(f"/cases/{world.sensitive}")
+    client.get(f"/cases/{world.sensitive}")
+    _client(app, Role.COORDINATOR).get(f"/cases/{world.sensitive}")  # refused, and recorded
+    with app.app_context():
+        actions = list(
+            db.session.scalars(
+                select(AuditEntry.action).where(AuditEntry.object_id == world.sensitive)
+            )
+        )
+        assert actions.count("view_sensitive_case") == 2
+        assert "denied_sensitive_case" in actions
+    audit_page = _client(app, Role.ADMIN).get("/audit").get_data(as_text=True)
+    assert "view_sensitive_case" in audit_page
+
+
+def test_bulk_close_with_a_message_replies_and_closes(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    response = client.post(
+        "/inbox/bulk",
+        data={
+            "case_ids": [str(world.health), str(world.shelter)],
+            "action": "close",
+            "message": "Distribution moved to Monday.",
+            "csrf_token": csrf(client),
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        for case_id in (world.health, world.shelter):
+            assert db.session.get_one(Case, case_id).status is CaseStatus.CLOSED
+        assert (
+            len(db.session.scalars(select(Message).where(Message.direction == Direction.OUT)).all())
+            == 2
+        )
+
+
+def test_bulk_action_on_a_case_out_of_scope_is_refused(app: Flask, world: World) -> None:
+    client = _client(app, Role.SECTOR_FOCAL_POINT)
+    response = client.post(
+        "/inbox/bulk",
+        data={
+            "case_ids": [str(world.shelter)],
+            "action": "close",
+            "message": "x",
+            "csrf_token": csrf(client),
+        },
+    )
+    assert response.status_code == 403
+    with app.app_context():
+        assert db.session.get_one(Case, world.shelter).status is CaseStatus.NEW
+
+
+def test_review_queue_lists_low_confidence_cases(app: Flask, world: World) -> None:
+    with app.app_context():
+        op = db.session.get_one(Operation, world.operation)
+        unsure = make_case(op, "hmm", needs_review=True)
+        ref = unsure.reference
+        unsure_id = unsure.id
+    client = _client(app, Role.COORDINATOR)
+    page = client.get("/inbox?review=1").get_data(as_text=True)
+    assert ref in page
+    with app.app_context():
+        other = db.session.get_one(Case, world.health).reference
+    assert other not in page
+    client.post(f"/cases/{unsure_id}/review", data={"csrf_token": csrf(client)})
+    assert ref not in client.get("/inbox?review=1").get_data(as_text=True)
+
+
+def test_canned_responses_are_editable_and_offered_in_the_case(app: Flask, world: World) -> None:
+    client = _client(app, Role.COORDINATOR)
+    client.post(
+        "/canned",
+        data={
+            "title": "Merci",
+            "language": "fr",
+            "body": "Merci pour votre message.",
+            "csrf_token": csrf(client),
+        },
+    )
+    page = client.get(f"/cases/{world.health}").get_data(as_text=True)
+    assert "Merci pour votre message." in page
