@@ -31,43 +31,45 @@ MEASUREMENTS = """filled in from bench/langid.py"""
 
 
 def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
+    return frozenset(normalize(w) for w in words.split())
 
 
-# Function words and frequent SMS words per Latin-script language, accent-free, lower case.
-# Chosen to be frequent in the language and rare in the other candidates.
+# Function words and frequent SMS words per language, normalised like message text (no
+# accents, Arabic-script letters folded). Chosen to be frequent in the language and rare in the
+# other languages of the same script. Words of one or two letters count less (see _SHORT).
 _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "en": _wordset(
-        "the and we need is are to of in please help have has no not our my i you they there "
-        "this that for with what when where why how food water us can will be was were it "
-        "people family house here"
+        "the and we need is are to of in please pls plz help have has no not our my i you they "
+        "there this that for with what when where why how food water us can will be was were "
+        "it people family house here thanks thank u r"
     ),
     "fr": _wordset(
         "le la les des du et nous vous avons besoin est sont pas je il elle pour dans avec que "
         "qui une un merci aide eau nourriture ne au aux sur mais cette ce notre nos ont sommes "
-        "depuis tres plus rien aidez manger maison ou quand"
+        "depuis tres plus rien aidez manger maison ou quand svp stp bjr slt jai cest faim veux "
+        "voudrais ya"
     ),
     "ht": _wordset(
         "mwen nou yo pa gen nan ak pou ki bezwen tanpri se li sa yon anpil kounye paske kay "
         "lakay mesi bondye moun ap nap map pral te fe konnen kote kijan eske dlo manje jwenn "
         "vin ale tout toujou bay ban m w zot sou depi kounya ye konn sel tankou menm genyen "
-        "avek poukisa kile tande di manman pitit timoun grangou lapli"
+        "avek poukisa kile tande di manman pitit timoun grangou lapli mwn bezwn"
     ),
     "es": _wordset(
         "el los las de y que en nosotros necesitamos agua comida por favor ayuda no hay con "
         "para una un es estamos somos mi gracias tenemos nos del se muy donde cuando casa "
-        "nada hijos ya esta"
+        "nada hijos ya esta porfa xfa"
     ),
     "pt": _wordset(
         "o os as de e que em nos precisamos agua comida por favor ajuda nao tem com para uma "
         "um estamos somos meu minha obrigado obrigada voce temos muito da do na no casa "
-        "aqui onde quando ja"
+        "aqui onde quando ja pfv pra pro ta gente"
     ),
     "so": _wordset(
         "waxaan waa iyo ku ka ma aan oo la u baahan fadlan biyo cunto waxay hadda maxaa "
         "sidee ayaa ay uu ee qof dad magaalada xaggee mahadsanid wax kale laga lahayn ah "
-        "gargaar waxa haddii caruurta carruurta hooyo guri shaqo badan yahay jira "
-        "lagu waan"
+        "gargaar waxa haddii caruurta carruurta hooyo guri shaqo badan yahay jira lagu waan "
+        "waxan"
     ),
     "sw": _wordset(
         "na ya wa kwa ni tuna hatuna sisi mimi wao tafadhali msaada maji chakula sana hapa "
@@ -75,19 +77,53 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {
         "hapana leo kesho jana tunahitaji nyumba mtoto kijiji mji za cha tumekosa bado "
         "hatujapata"
     ),
+    "ar": _wordset(
+        "في من على الى إلى عن هذا هذه التي الذي نحن انا أنا هل ما لا كيف متى وين اين ليش "
+        "عندنا ماء مياه اكل نحتاج بدنا بدي شكرا الله ارجو مع او أو كان يوجد فيه احنا"
+    ),
+    "fa": _wordset(
+        "است هست هستیم را به از که این آن ما من شما میخواهم میخواهیم کنید داریم نداریم "
+        "چی چه برای با تو کجا کی خیلی ممنون لطفا خونه بچه ها شده شد میشه نمیتونم"
+    ),
+    "ps": _wordset(
+        "دی ده دي ته چې په کې او د زه موږ زموږ یو شو کله څنګه ولې چیرته نه لرو غواړم "
+        "مننه مهرباني وکړئ زما ستاسو هغه دا یې مې"
+    ),
+    "ur": _wordset(
+        "ہے ہیں کا کی کے میں نہیں ہم آپ کو سے پر یہ وہ اور کیا کہاں ہمیں چاہیے شکریہ مدد"
+    ),
+    "uk": _wordset(
+        "і й що це як ми ви вони немає потрібна потрібен потрібно допомога допоможіть будь "
+        "ласка дякую дякуємо спасибі де коли чому є був була нам вже тут"
+    ),
+    "ru": _wordset(
+        "и что это как мы вы они нет нужна нужен нужно помощь помогите пожалуйста спасибо "
+        "где когда почему есть был была нам уже тут здесь"
+    ),
 }
-_LATIN_CANDIDATES = ("en", "es", "fr", "ht", "pt", "so", "sw")
+_SHORT = 0.3  # weight of a one- or two-letter function word ("ma", "u", "la" are everywhere)
 
-_BENGALI = re.compile("[\u0980-\u09ff]")
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
-_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
-_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
-_UK_ONLY = re.compile("[іїєґІЇЄҐ]")
-_RU_ONLY = re.compile("[ыэъёЫЭЪЁ]")
-_PS_ONLY = re.compile("[ټډړښږځڅګڼۍې]")
-_UR_ONLY = re.compile("[ےںٹڈڑھہ]")
-_FA_ONLY = re.compile("[پچژگکی]")  # also used by Pashto/Urdu, which are checked first
-_AR_ONLY = re.compile("[ةىيك]")  # Arabic yeh/kaf/ta marbuta, not used in Persian spelling
+_FAMILIES = {
+    "latin": ("en", "es", "fr", "ht", "pt", "so", "sw"),
+    "arabic": ("ar", "fa", "ps", "ur"),
+    "cyrillic": ("uk", "ru"),
+    "bengali": ("bn",),
+}
+_SCRIPTS = {
+    "bengali": re.compile("[\u0980-\u09ff]"),
+    "cyrillic": re.compile("[\u0400-\u04ff]"),
+    "arabic": re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"),
+    "latin": re.compile("[A-Za-z\u00c0-\u024f]"),
+}
+# Letters only one language of its script uses: decisive when present.
+_ONLY = {
+    "uk": re.compile("[іїєґІЇЄҐ]"),
+    "ru": re.compile("[ыэъёЫЭЪЁ]"),
+    "ps": re.compile("[ټډړښږځڅګڼۍې]"),
+    "ur": re.compile("[ےںٹڈڑھ]"),
+}
+_FA_LETTERS = re.compile("[پچژگکی]")  # Persian (and Pashto/Urdu) spelling
+_AR_LETTERS = re.compile("[ةىيك]")  # Arabic spelling of yeh/kaf, ta marbuta, alef maksura
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +150,7 @@ def _identifier(langs: tuple[str, ...]) -> Any:
     return ident
 
 
-def _library_probs(text: str, langs: Iterable[str]) -> dict[str, float]:
+def _library_probs(text: str, langs: tuple[str, ...]) -> dict[str, float]:
     labels = set(_base_identifier().labels)
     wanted = tuple(sorted(lang for lang in langs if lang in labels))
     if not wanted:
@@ -128,72 +164,49 @@ def _count(pattern: re.Pattern[str], text: str) -> int:
     return len(pattern.findall(text))
 
 
-def _pick(candidates: tuple[str, ...], *preferred: str) -> str | None:
-    for code in preferred:
-        if code in candidates:
-            return code
-    return None
-
-
-def _arabic_script(text: str, candidates: tuple[str, ...]) -> LanguageGuess:
-    letters = {
-        "ps": _count(_PS_ONLY, text),
-        "ur": _count(_UR_ONLY, text),
-        "fa": _count(_FA_ONLY, text),
-        "ar": _count(_AR_ONLY, text),
-    }
-    family = tuple(c for c in ("ar", "fa", "ps", "ur") if c in candidates)
-    if not family:
-        return LanguageGuess(UNDETERMINED, 0.0, "script")
-    if letters["ps"] and "ps" in family:
-        return LanguageGuess("ps", round(min(0.99, 0.7 + 0.1 * letters["ps"]), 3), "script")
-    if letters["ur"] and "ur" in family:
-        return LanguageGuess("ur", round(min(0.95, 0.65 + 0.1 * letters["ur"]), 3), "script")
-    if letters["fa"] and not letters["ar"] and "fa" in family:
-        return LanguageGuess("fa", round(min(0.95, 0.7 + 0.05 * letters["fa"]), 3), "script")
-    if letters["ar"] and not letters["fa"] and "ar" in family:
-        return LanguageGuess("ar", round(min(0.95, 0.7 + 0.05 * letters["ar"]), 3), "script")
-    probs = _library_probs(text, family)
-    code = max(probs, key=probs.__getitem__) if probs else family[0]
-    return LanguageGuess(code, round(probs.get(code, 0.5), 3), "script+library")
-
-
-def _cyrillic(text: str, candidates: tuple[str, ...]) -> LanguageGuess:
-    uk, ru = _count(_UK_ONLY, text), _count(_RU_ONLY, text)
-    family = tuple(c for c in ("uk", "ru") if c in candidates)
-    if not family:
-        return LanguageGuess(UNDETERMINED, 0.0, "script")
-    if len(family) == 1:
-        return LanguageGuess(family[0], 0.9, "script")
-    if uk > ru:
-        return LanguageGuess("uk", round(min(0.99, 0.75 + 0.05 * (uk - ru)), 3), "script")
-    if ru > uk:
-        return LanguageGuess("ru", round(min(0.99, 0.75 + 0.05 * (ru - uk)), 3), "script")
-    probs = _library_probs(text, family)
-    code = max(probs, key=probs.__getitem__)
-    return LanguageGuess(code, round(probs[code], 3), "script+library")
-
-
-def _latin(text: str, candidates: tuple[str, ...]) -> LanguageGuess:
-    family = tuple(c for c in candidates if c not in {"ar", "fa", "ps", "ur", "bn", "uk", "ru"})
-    if not family:
-        return LanguageGuess(UNDETERMINED, 0.0, "script")
+def _score(text: str, family: tuple[str, ...], prior: dict[str, float]) -> LanguageGuess:
+    """Library log-probability + function-word evidence + script-letter prior, softmaxed."""
     tokens = tokenize(normalize(text))
-    words = {c: sum(t in _FUNCTION_WORDS.get(c, ()) for t in tokens) for c in family}
+    words = {
+        c: sum(1.0 if len(t) > 2 else _SHORT for t in tokens if t in _FUNCTION_WORDS.get(c, ()))
+        for c in family
+    }
     probs = _library_probs(text, family)
-    total_words = sum(words.values())
+    total = sum(words.values())
     scores: dict[str, float] = {}
     for code in family:
         library = math.log(max(probs.get(code, 0.0), 1e-4))
-        share = words[code] / total_words if total_words else 0.0
-        scores[code] = library + 4.0 * share + 0.8 * words[code]
+        share = words[code] / total if total else 0.0
+        scores[code] = library + 3.0 * share + 0.8 * words[code] + prior.get(code, 0.0)
     best = max(scores, key=scores.__getitem__)
-    # softmax over the combined scores gives a confidence comparable across methods
-    top = max(scores.values())
-    z = sum(math.exp(s - top) for s in scores.values())
-    confidence = round(1.0 / z, 3)
-    method = "library+words" if total_words else "library"
+    top = scores[best]
+    confidence = round(1.0 / sum(math.exp(s - top) for s in scores.values()), 3)
+    method = "library+words" if total else "library"
     return LanguageGuess(best, confidence, method)
+
+
+def _letter_rules(
+    text: str, family: tuple[str, ...]
+) -> tuple[LanguageGuess | None, dict[str, float]]:
+    """A decisive guess from letters only one language uses, else priors for scoring."""
+    for code, pattern in _ONLY.items():
+        n = _count(pattern, text)
+        if code in family and n:
+            others = [c for c, p in _ONLY.items() if c != code and c in family and _count(p, text)]
+            if not others:
+                return LanguageGuess(code, round(min(0.99, 0.8 + 0.05 * n), 3), "script"), {}
+    prior: dict[str, float] = {}
+    if "uk" in family and "ru" in family:
+        # neither set of letters: Ukrainian text rarely lacks і/ї/є (very frequent letters),
+        # Russian text often lacks ы/э/ъ/ё, so lean Russian
+        prior = {"ru": 1.5}
+    if "fa" in family:
+        fa, ar = _count(_FA_LETTERS, text), _count(_AR_LETTERS, text)
+        if fa and not ar:
+            prior = {"fa": 1.5, "ar": -5.0}  # Persian spelling; Pashto without its letters is rare
+        elif ar and not fa:
+            prior = {"ar": 2.0}
+    return None, prior
 
 
 def detect_language(text: str, *, candidates: Iterable[str] | None = None) -> LanguageGuess:
@@ -204,24 +217,19 @@ def detect_language(text: str, *, candidates: Iterable[str] | None = None) -> La
     unknown = set(cands) - set(SUPPORTED)
     if unknown:
         raise ValueError(f"unsupported language code(s): {sorted(unknown)}")
-    scripts = {
-        "bn": _count(_BENGALI, text),
-        "cyrillic": _count(_CYRILLIC, text),
-        "arabic": _count(_ARABIC, text),
-        "latin": _count(_LATIN, text),
-    }
-    if not any(scripts.values()):
+    counts = {script: _count(pattern, text) for script, pattern in _SCRIPTS.items()}
+    if not any(counts.values()):
         return LanguageGuess(UNDETERMINED, 0.0, "empty")
-    script = max(scripts, key=scripts.__getitem__)
-    if script == "bn":
-        if "bn" in cands:
-            return LanguageGuess("bn", 0.99, "script")
+    script = max(counts, key=counts.__getitem__)
+    family = tuple(c for c in _FAMILIES[script] if c in cands)
+    if not family:
         return LanguageGuess(UNDETERMINED, 0.0, "script")
-    if script == "cyrillic":
-        return _cyrillic(text, cands)
-    if script == "arabic":
-        return _arabic_script(text, cands)
-    return _latin(text, cands)
+    if len(family) == 1:
+        return LanguageGuess(family[0], 0.95, "script")
+    decided, prior = _letter_rules(text, family)
+    if decided is not None:
+        return decided
+    return _score(text, family, prior)
 
 
 # Words that introduce a language choice, in the languages of our hotlines.
