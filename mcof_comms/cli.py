@@ -140,6 +140,7 @@ def _seed_defaults() -> None:
         return
     seed_defaults()
     db.session.commit()
+    __import__("mcof_comms.demo").demo.seed_demo_if_empty()  # console: a living first inbox
 
 
 def _pybabel(*args: str) -> None:
@@ -206,6 +207,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(requeue_stuck_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(__import__("mcof_comms.demo").demo.demo_data_command)  # console
     from mcof_comms.pipeline.cli import register_pipeline_cli  # triage: train, operations
 
     register_pipeline_cli(app)

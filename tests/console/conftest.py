@@ -52,4 +52,4 @@ def world(app: Flask) -> Iterator[World]:
             sensitive.id,
         )
         db.session.remove()
-    yield world
+    return world
