@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, text, update
 
 from config import Settings
 from mcof_comms.channels.base import (
@@ -62,8 +62,8 @@ from mcof_comms.outbound.window import choose_route
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 50  # rows prepared and claimed per database round trip
-FLUSH_EVERY = 200  # results written per statement
+CHUNK = 250  # rows prepared and claimed per database round trip
+FLUSH_EVERY = 250  # results written per statement
 FLUSH_SECONDS = 0.25
 #: A row ``SENDING`` for longer than this is presumed abandoned and reconciled.
 DEFAULT_LEASE_SECONDS = 60
@@ -100,12 +100,14 @@ class DispatchStats:
 
 @dataclass
 class _Plan:
-    """One claimed row, ready to hand to the provider."""
+    """One row ready to hand to the provider; ``changes`` are columns the route rewrote."""
 
     request: OutboundRequest
     rate_key: str
     cost: int
-    values: dict[str, Any]
+    route: SendRoute
+    changes: dict[str, Any]
+    reclaimed: bool = False
 
 
 # --- process-wide provider objects ----------------------------------------------------------
@@ -217,6 +219,8 @@ class Dispatcher:
                 _table.c.contact_id,
                 _table.c.body,
                 _table.c.to_address,
+                _table.c.from_address,
+                _table.c.messaging_service_sid,
                 _table.c.broadcast_id,
                 _table.c.language,
                 _table.c.content_sid,
@@ -366,15 +370,22 @@ class Dispatcher:
         body = None if template else row.body
         if not template and not body:
             return MessageStatus.FAILED, FailureReason.CONTENT_REJECTED.value
-        segments = count_segments(row.body or "").segments
-        values: dict[str, Any] = {
-            "route": route_choice.route.value,
-            "channel": route_choice.channel.value,
-            "to_address": to,
-            "from_address": from_,
-            "messaging_service_sid": service,
-            "num_segments": segments,
-        }
+        changes: dict[str, Any] = {}
+        segments = row.num_segments or 1
+        if (route_choice.channel.value, to, from_, service) != (
+            row.channel,
+            row.to_address,
+            row.from_address,
+            row.messaging_service_sid,
+        ):
+            segments = max(count_segments(row.body or "").segments, 1)
+            changes = {
+                "channel": route_choice.channel.value,
+                "to_address": to,
+                "from_address": from_,
+                "messaging_service_sid": service,
+                "num_segments": segments,
+            }
         request = OutboundRequest(
             message_id=row.id,
             to=to,
@@ -386,7 +397,7 @@ class Dispatcher:
             status_callback=status_callback_url(self.settings, row.id),
         )
         cost = segments if route_choice.channel is Channel.SMS else 1
-        return _Plan(request, from_ or service or "", max(cost, 1), values)
+        return _Plan(request, from_ or service or "", cost, route_choice.route, changes)
 
     # pacing ------------------------------------------------------------------------------------
 
@@ -421,20 +432,26 @@ class Dispatcher:
                 yield batch
 
     def _claim(self, plans: list[_Plan]) -> list[OutboundRequest]:
-        """Move rows to SENDING and commit before the provider hears of them."""
+        """Move rows to SENDING and commit before the provider hears of them.
+
+        One UPDATE per route claims only rows still QUEUED (another worker may have taken
+        some); columns a fallback rewrote (channel, address) are written per row.
+        """
         now = utcnow()
-        fresh = [p.request.message_id for p in plans if p.values.get("_reclaimed") is None]
-        claimed: set[int] = {
-            p.request.message_id for p in plans if p.values.get("_reclaimed") is not None
-        }
-        if fresh:
+        claimed: set[int] = {p.request.message_id for p in plans if p.reclaimed}
+        by_route: dict[SendRoute, list[int]] = defaultdict(list)
+        for plan in plans:
+            if not plan.reclaimed:
+                by_route[plan.route].append(plan.request.message_id)
+        for route, ids in by_route.items():
             claimed.update(
                 db.session.scalars(
                     update(Message)
-                    .where(Message.id.in_(fresh), Message.status == MessageStatus.QUEUED)
+                    .where(Message.id.in_(ids), Message.status == MessageStatus.QUEUED)
                     .values(
                         status=MessageStatus.SENDING,
                         status_rank=STATUS_RANK[MessageStatus.SENDING],
+                        route=route,
                         send_attempted_at=now,
                         send_attempts=Message.send_attempts + 1,
                         updated_at=now,
@@ -444,19 +461,19 @@ class Dispatcher:
                 )
             )
         mine = [p for p in plans if p.request.message_id in claimed]
-        if mine:
+        rewritten = [p for p in mine if p.changes]
+        if rewritten:
             db.session.connection().execute(
                 update(_table)
                 .where(_table.c.id == bindparam("b_id"))
                 .values(
-                    route=bindparam("route"),
                     channel=bindparam("channel"),
                     to_address=bindparam("to_address"),
                     from_address=bindparam("from_address"),
                     messaging_service_sid=bindparam("messaging_service_sid"),
                     num_segments=bindparam("num_segments"),
                 ),
-                [{"b_id": p.request.message_id, **_public(p.values)} for p in mine],
+                [{"b_id": p.request.message_id, **p.changes} for p in rewritten],
             )
         db.session.commit()
         return [p.request for p in mine]
@@ -511,7 +528,15 @@ class Dispatcher:
             if isinstance(decision, tuple):
                 self._settle([row.id], *decision, from_status=MessageStatus.SENDING)
                 continue
-            decision.values["_reclaimed"] = True
+            decision.reclaimed = True
+            if decision.changes or decision.route.value != row.route:
+                decision.changes = decision.changes or {
+                    "channel": row.channel,
+                    "to_address": row.to_address,
+                    "from_address": row.from_address,
+                    "messaging_service_sid": row.messaging_service_sid,
+                    "num_segments": row.num_segments,
+                }
             plans.append(decision)
         self._flush()
         return plans
@@ -574,31 +599,12 @@ class Dispatcher:
         self._last_flush = time.monotonic()
         if not self._accepted:
             return
-        accepted_rank = STATUS_RANK[MessageStatus.ACCEPTED]
-        db.session.connection().execute(
-            update(_table)
-            .where(_table.c.id == bindparam("b_id"))
-            .values(
-                status=case(
-                    (_table.c.status_rank < accepted_rank, MessageStatus.ACCEPTED.value),
-                    else_=_table.c.status,
-                ),
-                status_rank=case(
-                    (_table.c.status_rank < accepted_rank, accepted_rank),
-                    else_=_table.c.status_rank,
-                ),
-                external_id=bindparam("sid"),
-                provider_status=case(
-                    (_table.c.status_rank < accepted_rank, bindparam("provider_status")),
-                    else_=_table.c.provider_status,
-                ),
-                num_segments=func.coalesce(bindparam("segments"), _table.c.num_segments),
-                sent_at=bindparam("now"),
-                updated_at=bindparam("now"),
-            ),
-            self._accepted,
-        )
-        self._accepted = []
+        rows, self._accepted = self._accepted, []
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(*_accepted_from_values(rows))
+        else:
+            connection.execute(_ACCEPTED_BY_ID, rows)
         db.session.commit()
 
     def _fail(self, message_id: int, reason: str, code: int | None) -> None:
@@ -648,8 +654,69 @@ class Dispatcher:
             self.stats.failed += len(ids)
 
 
-def _public(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if not k.startswith("_")}
+_ACCEPTED_RANK = STATUS_RANK[MessageStatus.ACCEPTED]
+_ACCEPTED_BY_ID = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"))
+    .values(
+        status=case(
+            (_table.c.status_rank < _ACCEPTED_RANK, MessageStatus.ACCEPTED.value),
+            else_=_table.c.status,
+        ),
+        status_rank=case(
+            (_table.c.status_rank < _ACCEPTED_RANK, _ACCEPTED_RANK),
+            else_=_table.c.status_rank,
+        ),
+        external_id=bindparam("sid"),
+        provider_status=case(
+            (_table.c.status_rank < _ACCEPTED_RANK, bindparam("provider_status")),
+            else_=_table.c.provider_status,
+        ),
+        num_segments=func.coalesce(bindparam("segments"), _table.c.num_segments),
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+_ACCEPTED_FROM_VALUES = (
+    "UPDATE message SET "
+    "status = CASE WHEN message.status_rank < :rank THEN :accepted ELSE message.status END, "
+    "status_rank = GREATEST(message.status_rank, :rank), "
+    "external_id = v.sid, "
+    "provider_status = CASE WHEN message.status_rank < :rank THEN v.provider_status "
+    "ELSE message.provider_status END, "
+    "num_segments = COALESCE(v.segments, message.num_segments), "
+    "sent_at = v.at, updated_at = v.at "
+    "FROM (VALUES {values}) AS v (id, sid, provider_status, segments, at) "
+    "WHERE message.id = v.id"
+)
+
+
+def _accepted_from_values(rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """PostgreSQL: one ``UPDATE ... FROM (VALUES ...)`` for a whole batch of results.
+
+    Same effect as ``_ACCEPTED_BY_ID`` per row (the SQLite path), in one round trip.
+    """
+    params: dict[str, Any] = {"rank": _ACCEPTED_RANK, "accepted": MessageStatus.ACCEPTED.value}
+    tuples = []
+    for i, row in enumerate(rows):
+        tuples.append(
+            f"(CAST(:i{i} AS INTEGER), CAST(:s{i} AS VARCHAR), CAST(:p{i} AS VARCHAR), "
+            f"CAST(:n{i} AS INTEGER), CAST(:t{i} AS TIMESTAMPTZ))"
+        )
+        params.update(
+            {
+                f"i{i}": row["b_id"],
+                f"s{i}": row["sid"],
+                f"p{i}": row["provider_status"],
+                f"n{i}": row["segments"],
+                f"t{i}": row["now"],
+            }
+        )
+    # only numbered placeholders are joined into the statement; values travel as parameters
+    statement = text(_ACCEPTED_FROM_VALUES.replace("{values}", ", ".join(tuples)))
+    return statement, params
 
 
 def _send_one(sender: ChannelSender, request: OutboundRequest) -> Any:
