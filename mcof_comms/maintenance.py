@@ -30,13 +30,9 @@ def sweep(older_than_seconds: int | None = None) -> SweepResult:
     inbound_ids = list_stuck_inbound(age)
     db.session.rollback()  # end the read transaction before talking to Redis
     inbound = sum(1 for message_id in inbound_ids if enqueue_process_inbound_message(message_id))
-    outbound = 0
-    try:
-        from mcof_comms.outbound.services import requeue_stuck_outbound
-    except ImportError:
-        pass
-    else:
-        outbound = requeue_stuck_outbound(age)
+    from mcof_comms.outbound.services import requeue_stuck_outbound
+
+    outbound = requeue_stuck_outbound(age)
     if inbound or outbound:
         logger.warning("sweeper re-enqueued %s inbound and %s outbound messages", inbound, outbound)
     return SweepResult(inbound, outbound)

@@ -7,6 +7,7 @@ Flask-Babel silently returns English.
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 
 def opt_out_confirmation() -> str:
@@ -69,5 +70,20 @@ def life_threatening_guidance(reference: str, emergency_number: str | None = Non
         "If someone is in danger right now, go to the nearest emergency service or ask people "
         "nearby for help. We have alerted our team as a priority. Your reference is "
         "%(reference)s.",
+        reference=reference,
+    )
+
+
+# --- outbound: loop-closing notice (added by the outbound work) ---
+
+
+def case_resolved(reference: str, days: int) -> str:
+    """Close the loop: the case is resolved; ``days`` since the person wrote (plural forms)."""
+    return ngettext(
+        "Your case %(reference)s was resolved %(num)d day after you wrote to us. "
+        "Reply to this message if you still need help.",
+        "Your case %(reference)s was resolved %(num)d days after you wrote to us. "
+        "Reply to this message if you still need help.",
+        days,
         reference=reference,
     )
