@@ -51,9 +51,9 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2, threads: int = 4) -> I
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(base + "/healthz", timeout=1)
+                requests.get(base + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.1)
