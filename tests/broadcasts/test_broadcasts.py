@@ -321,3 +321,29 @@ def test_whatsapp_broadcast_outside_the_window_uses_the_template(send_app, fake,
         m.status is MessageStatus.ACCEPTED
         for m in db.session.scalars(select(Message).where(Message.broadcast_id == broadcast_id))
     )
+
+
+def test_schedule_is_read_in_the_operation_s_time_zone_and_waits(send_app, fake, drain):
+    from mcof_comms.outbound.services import requeue_stuck_outbound
+
+    operation = make_operation(timezone="Africa/Lubumbashi")  # UTC+2
+    seed_contacts(operation, 2)
+    token, _ = token_for(Role.RESPONDER, "r@example.org")
+    client = send_app.test_client()
+    created = create(client, token, scheduled_at="2099-12-02T08:00")
+    assert created.json["scheduled_at"] == "2099-12-02T06:00:00+00:00"
+    broadcast_id = created.json["id"]
+    response = client.post(f"/api/v1/broadcasts/{broadcast_id}/send", headers=auth(token))
+    assert response.json["status"] == "scheduled"
+    drain()
+    assert fake.sent == []
+    db.session.execute(
+        Broadcast.__table__.update()
+        .where(Broadcast.__table__.c.id == broadcast_id)
+        .values(scheduled_at=utcnow() - timedelta(minutes=1))
+    )
+    db.session.commit()
+    assert requeue_stuck_outbound(0) >= 1  # the sweeper starts a broadcast that is due
+    drain()
+    assert len(fake.sent) == 2
+    assert db.session.get_one(Broadcast, broadcast_id).status is BroadcastStatus.SENT
