@@ -32,6 +32,7 @@ from mcof_comms.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Operation,
     Role,
     User,
 )
@@ -139,6 +140,9 @@ def seed_demo(messages: int = 400, *, seed: int = 7) -> DemoResult:
     except ImportError:  # pragma: no cover - before the triage work landed
         pass
     made_users = _ensure_staff()
+    operation = db.session.scalars(select(Operation).where(Operation.is_default.is_(True))).first()
+    if operation is not None:  # the inbox and audience filters offer the operation's areas
+        operation.areas = sorted({*(operation.areas or []), *AREAS})
     db.session.commit()
     rng = random.Random(seed)  # noqa: S311  (demo data, not security)
     people = max(messages // 3, 1)

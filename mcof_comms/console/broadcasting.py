@@ -122,5 +122,8 @@ def progress(broadcast: Broadcast) -> Progress:
     )
 
 
-def list_broadcasts(limit: int = 50) -> list[Broadcast]:
-    return list(db.session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)))
+def list_broadcasts(operation_ids: list[int] | None = None, limit: int = 50) -> list[Broadcast]:
+    query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
+    if operation_ids is not None:
+        query = query.where(Broadcast.operation_id.in_(operation_ids))
+    return list(db.session.scalars(query))

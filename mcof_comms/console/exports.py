@@ -59,7 +59,7 @@ MESSAGE_COLUMNS = (
 def export_scope(user: User) -> User:
     """Viewers export what coordinators see (non-sensitive), never bodies; see ``rows``."""
     if user.role is Role.VIEWER:
-        return User(email=user.email, role=Role.COORDINATOR, sectors=[])
+        return User(id=user.id, email=user.email, role=Role.COORDINATOR, sectors=[])
     return user
 
 
@@ -72,7 +72,7 @@ def _v(value: Any) -> str:
 
 
 def case_rows(user: User, filters: InboxFilters) -> Iterator[list[str]]:
-    operations = {o.id: o.name for o in db.session.scalars(select(Operation))}
+    operations = {o.id: o.name for o in db.session.scalars(select(Operation))}  # names only
     query = inbox_query(export_scope(user), filters).limit(MAX_ROWS)
     for case in db.session.scalars(query.execution_options(yield_per=1000)):
         yield [

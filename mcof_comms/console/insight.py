@@ -90,10 +90,10 @@ def pie_chart(title: str, counts: dict[str, int]) -> str:
     return render_chart(chart)
 
 
-def _base(since: datetime, operation_id: int | None) -> list[sa.ColumnElement[bool]]:
+def _base(since: datetime, operation_ids: list[int] | None) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = [Case.created_at >= since]
-    if operation_id is not None:
-        clauses.append(Case.operation_id == operation_id)
+    if operation_ids is not None:
+        clauses.append(Case.operation_id.in_(operation_ids))
     return clauses
 
 
@@ -281,10 +281,10 @@ class Dashboard:
     sensitive_by_category: dict[str, int] | None
 
 
-def build_dashboard(*, days: int, operation_id: int | None, sensitive: bool) -> Dashboard:
+def build_dashboard(*, days: int, operation_ids: list[int] | None, sensitive: bool) -> Dashboard:
     """Figures over non-sensitive cases; sensitive ones only as counts, when asked for."""
     since = utcnow() - timedelta(days=days)
-    clauses = [*_base(since, operation_id), Case.sensitive_category.is_(None)]
+    clauses = [*_base(since, operation_ids), Case.sensitive_category.is_(None)]
     open_count = db.session.scalar(
         select(sa.func.count(Case.id)).where(*clauses, Case.status.in_(OPEN_STATUSES))
     )
@@ -307,7 +307,7 @@ def build_dashboard(*, days: int, operation_id: int | None, sensitive: bool) -> 
         sensitive_by_category=(
             count_by(
                 Case.sensitive_category,
-                [*_base(since, operation_id), Case.sensitive_category.is_not(None)],
+                [*_base(since, operation_ids), Case.sensitive_category.is_not(None)],
             )
             if sensitive
             else None

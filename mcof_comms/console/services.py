@@ -10,13 +10,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_app_context
 from sqlalchemy import ColumnElement, select
 
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
-    OPEN_STATUSES,
     Case,
     CaseEvent,
     CaseStatus,
@@ -24,6 +23,7 @@ from mcof_comms.models import (
     Contact,
     Direction,
     FeedbackType,
+    Membership,
     Message,
     Operation,
     Role,
@@ -85,8 +85,36 @@ class InboxFilters:
         return args
 
 
+def operation_scope(user: User) -> list[int] | None:
+    """Ids of the operations a user works in; None when they have no membership (all of them).
+
+    Looked up once per request.
+    """
+    cache = g.setdefault("mcof_operation_scope", {}) if has_app_context() else {}
+    if user.id not in cache:
+        ids = list(
+            db.session.scalars(select(Membership.operation_id).where(Membership.user_id == user.id))
+        )
+        cache[user.id] = ids or None
+    return cache[user.id]
+
+
+def in_scope(user: User, operation_id: int) -> bool:
+    scope = operation_scope(user)
+    return scope is None or operation_id in scope
+
+
 def visible_cases_clause(user: User) -> ColumnElement[bool]:
-    """SQL twin of :func:`mcof_comms.auth.permissions.can_view_case`."""
+    """SQL twin of :func:`mcof_comms.auth.permissions.can_view_case`, within the user's
+    operations."""
+    role_clause = _role_clause(user)
+    scope = operation_scope(user) if user.id is not None else None
+    if scope is None:
+        return role_clause
+    return sa.and_(role_clause, Case.operation_id.in_(scope))
+
+
+def _role_clause(user: User) -> ColumnElement[bool]:
     sensitive = Case.sensitive_category.is_not(None)
     if user.role is Role.ADMIN:
         return sa.true()
@@ -120,7 +148,10 @@ def _filter_clauses(user: User, filters: InboxFilters) -> list[ColumnElement[boo
             else Case.sensitive_category.is_(None)
         )
     if filters.status == "open":
-        clauses.append(Case.status.in_(OPEN_STATUSES))
+        # a literal, so the predicate matches the partial index ix_case_open_queue in every plan
+        clauses.append(
+            Case.status != sa.literal(CaseStatus.CLOSED.value, sa.String, literal_execute=True)
+        )
     elif filters.status != "all":
         clauses.append(Case.status == CaseStatus(filters.status))
     if filters.language:
@@ -152,12 +183,17 @@ def _filter_clauses(user: User, filters: InboxFilters) -> list[ColumnElement[boo
     if filters.q:
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         pattern += "%"
+        reference = filters.q.strip().upper()
+        # one IN over a UNION: the planner finds the few matches first (trigram index on bodies,
+        # unique index on references) instead of testing every case
         clauses.append(
-            sa.or_(
-                Case.reference.ilike(pattern, escape="\\"),
-                select(Message.id)
-                .where(Message.case_id == Case.id, Message.body.ilike(pattern, escape="\\"))
-                .exists(),
+            Case.id.in_(
+                sa.union(
+                    select(Case.id).where(Case.reference == reference),
+                    select(Message.case_id).where(
+                        Message.case_id.is_not(None), Message.body.ilike(pattern, escape="\\")
+                    ),
+                )
             )
         )
     return clauses
@@ -245,17 +281,22 @@ def latest_inbound_by_case(case_ids: Sequence[int]) -> dict[int, Message]:
     return {m.case_id: m for m in messages if m.case_id is not None}
 
 
+REVIEW_COUNT_CAP = 1000
+
+
 def count_review_queue(user: User) -> int:
-    return int(
-        db.session.scalar(
-            select(sa.func.count(Case.id)).where(
-                visible_cases_clause(user),
-                Case.needs_review.is_(True),
-                Case.status.in_(OPEN_STATUSES),
-            )
+    """Open visible cases waiting for review, counted up to REVIEW_COUNT_CAP (shown as 1000+)."""
+    waiting = (
+        select(Case.id)
+        .where(
+            visible_cases_clause(user),
+            Case.needs_review.is_(True),
+            Case.status != sa.literal(CaseStatus.CLOSED.value, sa.String, literal_execute=True),
         )
-        or 0
+        .limit(REVIEW_COUNT_CAP)
+        .subquery()
     )
+    return int(db.session.scalar(select(sa.func.count()).select_from(waiting)) or 0)
 
 
 def get_conversation(case: Case) -> list[Message]:
@@ -277,8 +318,13 @@ def get_case_events(case: Case) -> list[CaseEvent]:
     )
 
 
-def list_operations() -> list[Operation]:
-    return list(db.session.scalars(select(Operation).order_by(Operation.id)))
+def list_operations(user: User | None = None) -> list[Operation]:
+    """Every operation, or those of ``user``'s memberships."""
+    query = select(Operation).order_by(Operation.id)
+    scope = operation_scope(user) if user is not None else None
+    if scope is not None:
+        query = query.where(Operation.id.in_(scope))
+    return list(db.session.scalars(query))
 
 
 def list_staff() -> list[User]:
@@ -286,36 +332,30 @@ def list_staff() -> list[User]:
 
 
 def list_sector_slugs(user: User) -> list[str]:
-    """Sectors seen on visible cases, for the filter list (a sector focal point: their own)."""
+    """Configured sectors and referral categories (a sector focal point: their own)."""
     if user.role is Role.SECTOR_FOCAL_POINT:
         return sorted(user.sectors or [])
-    found = db.session.scalars(
-        select(Case.sector).where(Case.sector.is_not(None)).distinct().order_by(Case.sector)
-    )
     from mcof_comms.models import OperationSector
 
-    configured = db.session.scalars(select(OperationSector.slug).distinct())
-    return sorted({*found, *configured} - {None})  # type: ignore[arg-type]
+    return sorted(set(db.session.scalars(select(OperationSector.slug).distinct())))
 
 
 def list_areas() -> list[str]:
-    return sorted(
-        a
-        for a in db.session.scalars(
-            select(Contact.area).where(Contact.area.is_not(None)).distinct()
-        )
-        if a
-    )
+    """Areas the operations list (configuration, not a scan of every contact)."""
+    areas: set[str] = set()
+    for operation_areas in db.session.scalars(select(Operation.areas)):
+        areas.update(a for a in operation_areas or [] if isinstance(a, str))
+    return sorted(areas)
 
 
 def list_languages() -> list[str]:
-    return sorted(
-        lang
-        for lang in db.session.scalars(
-            select(Case.language).where(Case.language.is_not(None)).distinct()
-        )
-        if lang
-    )
+    """Languages the platform writes in, and those the operations declare."""
+    from mcof_comms.i18n import MESSAGE_LOCALES
+
+    languages = set(MESSAGE_LOCALES)
+    for operation_languages in db.session.scalars(select(Operation.languages)):
+        languages.update(lang for lang in operation_languages or [] if isinstance(lang, str))
+    return sorted(languages)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from mcof_comms.models.audit import AuditEntry
 from mcof_comms.models.broadcast import Broadcast, BroadcastStatus
 from mcof_comms.models.case import OPEN_STATUSES, Case, CaseEvent, CaseStatus
 from mcof_comms.models.contact import Channel, Contact, ContactChannel, LanguageSource
+from mcof_comms.models.membership import Membership
 from mcof_comms.models.message import (
     STATUS_RANK,
     Direction,
@@ -49,6 +50,7 @@ __all__ = [
     "Direction",
     "FeedbackType",
     "LanguageSource",
+    "Membership",
     "Message",
     "MessageEvent",
     "MessageKind",

@@ -27,11 +27,11 @@ class World:
 @pytest.fixture
 def world(app: Flask) -> Iterator[World]:
     with app.app_context():
-        from mcof_comms.setup import seed_defaults
-
-        seed_defaults()
+        operation = Operation(
+            slug="default", name="Default operation", is_default=True, default_language="en"
+        )
+        db.session.add(operation)
         db.session.commit()
-        operation = db.session.query(Operation).filter_by(is_default=True).one()
         users = {role: make_user(role) for role in Role}
         health = make_case(operation, "Il n'y a pas de médicaments", sector="health")
         shelter = make_case(
@@ -53,3 +53,13 @@ def world(app: Flask) -> Iterator[World]:
         )
         db.session.remove()
     return world
+
+
+@pytest.fixture
+def triage_ready(app: Flask, world: World) -> None:
+    """Load the taxonomy and sectors (seconds): only for tests that relabel or run triage."""
+    with app.app_context():
+        from mcof_comms.setup import seed_defaults
+
+        seed_defaults()
+        db.session.commit()

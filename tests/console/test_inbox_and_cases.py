@@ -89,7 +89,9 @@ def test_scope_of_sector_and_protection_focal_points(app: Flask, world: World) -
     assert refs[world.sensitive] not in coordinator
 
 
-def test_relabel_goes_through_triage_and_is_recorded(app: Flask, world: World) -> None:
+def test_relabel_goes_through_triage_and_is_recorded(
+    app: Flask, world: World, triage_ready: None
+) -> None:
     client = _client(app, Role.COORDINATOR)
     response = client.post(
         f"/cases/{world.shelter}/relabel",
@@ -287,3 +289,39 @@ def test_canned_responses_are_editable_and_offered_in_the_case(app: Flask, world
     )
     page = client.get(f"/cases/{world.health}").get_data(as_text=True)
     assert "Merci pour votre message." in page
+
+
+def test_memberships_scope_a_user_to_their_operations(app: Flask, world: World) -> None:
+    from mcof_comms.models import Membership
+
+    with app.app_context():
+        other = Operation(slug="other", name="Other response", default_language="fr")
+        db.session.add(other)
+        db.session.flush()
+        elsewhere = make_case(other, "Besoin de bâches à Jérémie", sector="shelter_nfi")
+        elsewhere_id, elsewhere_ref = elsewhere.id, elsewhere.reference
+        db.session.add(
+            Membership(user_id=world.users[Role.COORDINATOR], operation_id=world.operation)
+        )
+        db.session.commit()
+    client = _client(app, Role.COORDINATOR)
+    assert elsewhere_ref not in client.get("/inbox").get_data(as_text=True)
+    assert client.get(f"/cases/{elsewhere_id}").status_code == 403
+    assert client.get(f"/cases/{world.health}").status_code == 200
+    admin = _client(app, Role.ADMIN)  # no membership: every operation
+    assert admin.get(f"/cases/{elsewhere_id}").status_code == 200
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert "Other response" in page
+    admin.post(
+        f"/admin/users/{world.users[Role.COORDINATOR]}/operations",
+        data={
+            "operation_ids": [str(world.operation), str(elsewhere_id and other_id(app))],
+            "csrf_token": csrf(admin, "/admin/users"),
+        },
+    )
+    assert client.get(f"/cases/{elsewhere_id}").status_code == 200
+
+
+def other_id(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalars(select(Operation.id).where(Operation.slug == "other")).one()

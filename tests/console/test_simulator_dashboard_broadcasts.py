@@ -22,7 +22,7 @@ from tests.console.helpers import csrf, login, make_case
 
 
 def test_simulator_message_is_triaged_and_answered_without_a_phone(
-    app: Flask, world: World
+    app: Flask, world: World, triage_ready: None
 ) -> None:
     client = app.test_client()
     login(client, "coordinator@example.org")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import delete, select
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from mcof_comms import audit
 from mcof_comms.auth.permissions import AUDITORS
 from mcof_comms.console import bp, require_roles, services
+from mcof_comms.console.forms import EmptyForm
+from mcof_comms.extensions import db
+from mcof_comms.models import Membership, Operation, User
 
 
 @bp.get("/audit")
@@ -20,6 +26,39 @@ def audit_log() -> str:
     )
     users = {u.id: u for u in services.list_staff()}
     return render_template("console/audit.html", entries=entries, users=users)
+
+
+@bp.get("/admin/users")
+@require_roles(AUDITORS)
+def admin_users() -> str:
+    """Staff, their roles, and the operations each works in (none: all of them)."""
+    users = list(db.session.scalars(select(User).order_by(User.email)))
+    memberships: dict[int, set[int]] = {}
+    for membership in db.session.scalars(select(Membership)):
+        memberships.setdefault(membership.user_id, set()).add(membership.operation_id)
+    return render_template(
+        "console/admin_users.html",
+        users=users,
+        memberships=memberships,
+        operations=services.list_operations(),
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/admin/users/<int:user_id>/operations")
+@require_roles(AUDITORS)
+def set_operations(user_id: int) -> Response:
+    """Replace a user's memberships with the operations ticked in the form."""
+    user = db.get_or_404(User, user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    known = {o.id for o in db.session.scalars(select(Operation))}
+    wanted = {int(v) for v in request.form.getlist("operation_ids") if v.isdigit()} & known
+    db.session.execute(delete(Membership).where(Membership.user_id == user.id))
+    db.session.add_all(Membership(user_id=user.id, operation_id=op_id) for op_id in sorted(wanted))
+    audit.record(current_user, "user.operations", "user", user.id, operations=sorted(wanted))
+    db.session.commit()
+    return redirect(url_for("console.admin_users"))
 
 
 def _error_page(error: HTTPException) -> tuple[str, int]:

@@ -56,16 +56,16 @@ def _audience_from(args: Any) -> dict[str, Any]:
 
 
 def _operation_from(args: Any) -> Operation | None:
+    """The operation asked for, if the user works in it; else their first one."""
+    operations = services.list_operations(current_user)
     raw = str(args.get("operation_id", "") or "")
-    if raw.isdigit():
-        return db.session.get(Operation, int(raw))
-    return services.list_operations()[0] if services.list_operations() else None
+    return next((o for o in operations if str(o.id) == raw), operations[0] if operations else None)
 
 
 @bp.get("/broadcasts")
 @require_roles(BROADCASTERS)
 def broadcasts() -> str:
-    items = broadcasting.list_broadcasts()
+    items = broadcasting.list_broadcasts(services.operation_scope(current_user))
     return render_template(
         "console/broadcasts.html",
         items=items,
@@ -85,7 +85,7 @@ def audience_count() -> Response:
 @bp.route("/broadcasts/new", methods=["GET", "POST"])
 @require_roles(BROADCASTERS)
 def new_broadcast() -> str | Response:
-    operations = services.list_operations()
+    operations = services.list_operations(current_user)
     if not operations:
         flash(_("Create an operation first."), "error")
         return redirect(url_for("console.broadcasts"))
@@ -141,7 +141,10 @@ def new_broadcast() -> str | Response:
 
 
 def _get(broadcast_id: int) -> Broadcast:
-    return db.get_or_404(Broadcast, broadcast_id)
+    broadcast = db.get_or_404(Broadcast, broadcast_id)
+    if not services.in_scope(current_user, broadcast.operation_id):
+        abort(403)
+    return broadcast
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")

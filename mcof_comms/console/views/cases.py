@@ -50,7 +50,9 @@ WORKFLOW_ERRORS = {
 def get_case_or_404(case_id: int) -> Case:
     """Load a case the current user may open; 404 for missing, 403 for out of scope."""
     case = db.get_or_404(Case, case_id)
-    if not can_view_case(current_user, case):
+    if not can_view_case(current_user, case) or not services.in_scope(
+        current_user, case.operation_id
+    ):
         if case.sensitive_category is not None:
             audit.record(current_user, "denied_sensitive_case", "case", case.id)
             db.session.commit()
@@ -251,7 +253,7 @@ def reveal(case_id: int) -> tuple[str, int]:
 @require_roles(TRAINERS)
 def canned() -> str | Response:
     """Edit the canned responses of an operation, per language."""
-    operations = services.list_operations()
+    operations = services.list_operations(current_user)
     if not operations:
         abort(404)
     op_id = request.args.get("operation_id", "")

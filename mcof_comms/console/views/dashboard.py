@@ -19,10 +19,15 @@ PERIODS = (7, 30, 90, 365)
 def dashboard() -> str:
     days = request.args.get("days", "30")
     days_n = int(days) if days.isdigit() and int(days) in PERIODS else 30
+    operations = services.list_operations(current_user)
     op = request.args.get("operation_id", "")
-    operation_id = int(op) if op.isdigit() else None
+    chosen = [o.id for o in operations if str(o.id) == op]
+    operation_id = chosen[0] if chosen else None
+    scope = services.operation_scope(current_user)
     data = insight.build_dashboard(
-        days=days_n, operation_id=operation_id, sensitive=can_see_sensitive(current_user.role)
+        days=days_n,
+        operation_ids=chosen or scope,
+        sensitive=can_see_sensitive(current_user.role),
     )
     type_labels = {k.value: str(v) for k, v in FEEDBACK_TYPE_LABELS.items()}
     by_type = {type_labels.get(k, k): v for k, v in data.by_type.items()}
@@ -40,7 +45,7 @@ def dashboard() -> str:
         data=data,
         charts=charts,
         periods=PERIODS,
-        operations=services.list_operations(),
+        operations=operations,
         operation_id=operation_id,
         can_broadcast=current_user.role in BROADCASTERS,
     )

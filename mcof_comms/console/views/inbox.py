@@ -81,7 +81,7 @@ def inbox() -> str:
         page=page,
         filters=filters,
         filter_args=filters.as_args(),
-        operations=services.list_operations(),
+        operations=services.list_operations(current_user),
         sectors=services.list_sector_slugs(current_user),
         languages=services.list_languages(),
         areas=services.list_areas(),
@@ -104,7 +104,7 @@ def bulk() -> Response:
     cases = [
         c
         for c in db.session.scalars(select(Case).where(Case.id.in_(ids)))
-        if can_view_case(current_user, c)
+        if can_view_case(current_user, c) and services.in_scope(current_user, c.operation_id)
     ]
     if len(cases) != len(set(ids)):
         abort(403)
