@@ -32,13 +32,13 @@ from mcof_comms.models import (
     CaseStatus,
     FeedbackType,
     Message,
-    Operation,
     Urgency,
     User,
 )
 from mcof_comms.operations.services import (
     PROTECTION_TEAM,
     REFERRAL_TEAM,
+    OperationInfo,
     OperationSetup,
     get_operation_setup,
     get_taxonomy,
@@ -57,13 +57,13 @@ DEFAULT_ACK_WINDOW = timedelta(hours=24)
 
 
 def new_reference() -> str:
-    """A short, unique, human-friendly case reference such as ``K7M-4QP``."""
-    for _attempt in range(10):
-        raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-        reference = f"{raw[:3]}-{raw[3:]}"
-        if db.session.scalar(select(Case.id).where(Case.reference == reference)) is None:
-            return reference
-    raise RuntimeError("could not find a free case reference")  # 31^6 codes: never in practice
+    """A short, human-friendly case reference such as ``K7M-4QP``.
+
+    Not checked against the table: 31^6 codes make a clash between two open references
+    vanishingly rare, and the unique index turns one into a failed job that RQ retries.
+    """
+    raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+    return f"{raw[:3]}-{raw[3:]}"
 
 
 def compute_due_at(
@@ -160,16 +160,30 @@ def route_case(case: Case, setup: OperationSetup, taxonomy: Taxonomy) -> Route:
     return route
 
 
+def alert_reasons(triaged: Triaged) -> list[str]:
+    reasons = []
+    if triaged.urgency is Urgency.LIFE_THREATENING:
+        reasons.append("life_threatening")
+    if triaged.sensitive_category is not None:
+        reasons.append(f"sensitive:{triaged.sensitive_category}")
+    return reasons
+
+
 def file_message(
     message: Message,
     triaged: Triaged,
     *,
-    operation: Operation,
     setup: OperationSetup,
     taxonomy: Taxonomy,
+    will_acknowledge: bool = False,
 ) -> Filed:
     """Put a triaged inbound message into a case: join the open one or open a new one, route
-    it, and raise an alert when it is life-threatening or sensitive."""
+    it, and raise an alert when it is life-threatening or sensitive.
+
+    The message itself is not changed (the caller stores triage and ``case_id`` on it last,
+    so the job writes the message once). ``will_acknowledge`` stamps a new case as
+    acknowledged in its INSERT; :func:`acknowledge` then queues the reply.
+    """
     now = utcnow()
     sensitive = triaged.sensitive_category is not None
     case = find_open_case(message.contact_id, triaged.sector, sensitive=sensitive)
@@ -180,11 +194,12 @@ def file_message(
         urgency=triaged.urgency,
         sensitive=sensitive,
     )
+    reasons = alert_reasons(triaged)
     created = case is None
     if case is None:
         case = Case(
             reference=new_reference(),
-            operation_id=operation.id,
+            operation_id=setup.operation.id,
             contact_id=message.contact_id,
             sector=triaged.sector,
             sectors=triaged.sectors,
@@ -195,26 +210,20 @@ def file_message(
             language=triaged.language,
             due_at=due,
             last_message_at=now,
+            alerted_at=now if reasons else None,
+            acknowledged_at=now if will_acknowledge else None,
         )
         case.set_urgency(triaged.urgency)
+        route: Route | None = route_case(case, setup, taxonomy)
         db.session.add(case)
         db.session.flush()
-        route: Route | None = route_case(case, setup, taxonomy)
+        assert route is not None  # noqa: S101 - for the type checker
         _event(case, "opened", message_id=message.id, queue=route.queue.value, why=route.reason)
     else:
-        route = (
-            route_case(case, setup, taxonomy) if _join(case, message, triaged, due, now) else None
-        )
-    message.case_id = case.id
-    alerted = False
-    reasons = []
-    if triaged.urgency is Urgency.LIFE_THREATENING:
-        reasons.append("life_threatening")
-    if sensitive:
-        reasons.append(f"sensitive:{triaged.sensitive_category}")
+        rejoin = _join(case, message, triaged, due, now)
+        route = route_case(case, setup, taxonomy) if rejoin else None
     if reasons:
         raise_alert(case, message, reasons)
-        alerted = True
     logger.info(
         "message %s %s case %s (team %s)",
         message.id,
@@ -222,7 +231,7 @@ def file_message(
         case.id,
         case.team_id,
     )
-    return Filed(case, created, route, alerted)
+    return Filed(case, created, route, bool(reasons))
 
 
 def _join(case: Case, message: Message, triaged: Triaged, due: datetime, now: datetime) -> bool:
@@ -262,8 +271,8 @@ def _event(case: Case, kind: str, *, actor: User | None = None, **detail: Any) -
 
 def raise_alert(case: Case, message: Message, reasons: list[str]) -> None:
     """Record an alert on the case (visible through the API) and log it with ids only."""
-    now = utcnow()
-    case.alerted_at = now
+    if case.alerted_at is None or case.alerted_at < case.last_message_at:
+        case.alerted_at = utcnow()
     _event(case, "alert", message_id=message.id, reasons=reasons, team_id=case.team_id)
     db.session.add(
         AuditEntry(
@@ -291,10 +300,12 @@ def _ui_locales() -> frozenset[str]:
 _DATE_LOCALES = {"ht": "fr_HT"}
 
 
-def reply_locale(message: Message, operation: Operation) -> str:
-    """The language to answer in: the contact's, else the message's, else the operation's."""
+def reply_locale(message: Message, operation: OperationInfo, detected: str | None = None) -> str:
+    """The language to answer in: the one just detected in the message (when the contact did
+    not choose one), else the contact's, else the operation's."""
     settings: Settings = current_app.extensions["mcof_settings"]
-    for candidate in (message.contact.language, message.language, operation.default_language):
+    candidates = (detected, message.contact.language, message.language, operation.default_language)
+    for candidate in candidates:
         if candidate and candidate.split("-")[0] in _ui_locales():
             return candidate.split("-")[0]
     return settings.default_locale
@@ -308,12 +319,19 @@ def format_due(due: datetime, locale: str, timezone: str) -> str:
     return f"{day} {format_time(due, 'short', tzinfo=tz, locale=fmt_locale)}"
 
 
-def ack_window(operation: Operation) -> timedelta:
+def ack_window(operation: OperationInfo) -> timedelta:
     minutes = (operation.settings or {}).get("ack_window_minutes")
     return timedelta(minutes=int(minutes)) if minutes is not None else DEFAULT_ACK_WINDOW
 
 
-def acknowledge(case: Case, message: Message, operation: Operation) -> Message | None:
+def acknowledge(
+    case: Case,
+    message: Message,
+    operation: OperationInfo,
+    *,
+    detected: str | None = None,
+    new_case: bool = False,
+) -> Message | None:
     """Queue the one acknowledgement a case gets per window; None when it is not due.
 
     Sensitive cases get a neutral safe reply, life-threatening ones emergency guidance; both
@@ -325,9 +343,10 @@ def acknowledge(case: Case, message: Message, operation: Operation) -> Message |
     now = utcnow()
     if message.contact.is_opted_out(message.channel):
         return None
-    if case.acknowledged_at is not None and now - case.acknowledged_at < ack_window(operation):
+    recent = case.acknowledged_at is not None and now - case.acknowledged_at < ack_window(operation)
+    if recent and not new_case:
         return None
-    locale = reply_locale(message, operation)
+    locale = reply_locale(message, operation, detected)
     with force_locale(locale):
         if case.sensitive_category is not None:
             body = texts.sensitive_acknowledgement(case.reference)
@@ -343,8 +362,11 @@ def acknowledge(case: Case, message: Message, operation: Operation) -> Message |
         message, body, case_id=case.id, operation_id=operation.id, language=locale
     )
     if reply is None:
+        if new_case:
+            case.acknowledged_at = None
         return None
-    case.acknowledged_at = now
+    if not new_case or case.acknowledged_at is None:
+        case.acknowledged_at = now
     _event(case, "acknowledged", message_id=message.id, reply_id=reply.id, locale=locale)
     return reply
 
@@ -382,8 +404,12 @@ def relabel_case(
         case.set_urgency(urgency)
     case.needs_review = False
     if sector is not None:
-        operation = db.session.get_one(Operation, case.operation_id)
-        route_case(case, get_operation_setup(operation), taxonomy)
+        try:
+            setup = get_operation_setup(case.operation_id)
+        except LookupError:  # the operation was closed: keep the team
+            setup = None
+        if setup is not None:
+            route_case(case, setup, taxonomy)
     after = {
         "sector": case.sector,
         "feedback_type": case.feedback_type.value,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -84,6 +85,7 @@ def load_taxonomy_config(path: Path | None = None) -> TaxonomyConfig:
     sync_categories(taxonomy)
     for operation in db.session.scalars(select(Operation)):
         sync_operation(operation, taxonomy)
+    invalidate_caches()
     return newest
 
 
@@ -107,17 +109,33 @@ def sync_categories(taxonomy: Taxonomy) -> None:
     db.session.flush()
 
 
-@dataclass(frozen=True)
-class _Cached:
-    key: tuple[int, str]
-    taxonomy: Taxonomy
+#: How long a worker trusts what it read about config, operations and the model in use.
+#: Loaders invalidate their own process at once; other processes follow within this time.
+CACHE_SECONDS = 10.0
+_T = TypeVar("_T")
 
 
-_taxonomy_cache: dict[str, _Cached] = {}
+def cached(name: str, load: Callable[[], _T], ttl: float = CACHE_SECONDS) -> _T:
+    """Per-app memo with a time limit, so triage does not re-read config for every message."""
+    store: dict[str, tuple[float, Any]] = current_app.extensions.setdefault("mcof_triage_cache", {})
+    now = time.monotonic()
+    hit = store.get(name)
+    if hit is not None and now - hit[0] < ttl:
+        value: _T = hit[1]
+        return value
+    value = load()
+    store[name] = (now, value)
+    return value
 
 
-def get_taxonomy() -> Taxonomy:
-    """The newest stored taxonomy, compiled once per process (loaded from the file if none)."""
+def invalidate_caches() -> None:
+    current_app.extensions.pop("mcof_triage_cache", None)
+
+
+_taxonomies: dict[tuple[int, str], Taxonomy] = {}  # compiled once per stored document
+
+
+def _newest_taxonomy_key() -> tuple[int, str]:
     row = db.session.execute(
         select(TaxonomyConfig.id, TaxonomyConfig.checksum)
         .order_by(TaxonomyConfig.id.desc())
@@ -125,18 +143,22 @@ def get_taxonomy() -> Taxonomy:
     ).first()
     if row is None:
         config = load_taxonomy_config()
-        row_key = (config.id, config.checksum)
-    else:
-        row_key = (row[0], row[1])
-    cached = _taxonomy_cache.get("current")
-    if cached is None or cached.key != row_key:
+        return (config.id, config.checksum)
+    return (row.id, row.checksum)
+
+
+def get_taxonomy() -> Taxonomy:
+    """The newest stored taxonomy, compiled once per process (loaded from the file if none)."""
+    key = cached("taxonomy", _newest_taxonomy_key)
+    taxonomy = _taxonomies.get(key)
+    if taxonomy is None:
         document = db.session.scalar(
-            select(TaxonomyConfig.document).where(TaxonomyConfig.id == row_key[0])
+            select(TaxonomyConfig.document).where(TaxonomyConfig.id == key[0])
         )
-        taxonomy = parse_taxonomy(document, source=f"taxonomy_config {row_key[0]}")
-        cached = _Cached(row_key, taxonomy)
-        _taxonomy_cache["current"] = cached
-    return cached.taxonomy
+        taxonomy = parse_taxonomy(document, source=f"taxonomy_config {key[0]}")
+        _taxonomies.clear()
+        _taxonomies[key] = taxonomy
+    return taxonomy
 
 
 # --- operations -----------------------------------------------------------------------------
@@ -322,6 +344,7 @@ def apply_operations_config(raw: Any, taxonomy: Taxonomy) -> list[Operation]:
                 row.partner = str(partners[row.slug])
         done.append(operation)
     db.session.flush()
+    invalidate_caches()
     return done
 
 
@@ -333,47 +356,108 @@ def load_operations_config(path: Path = DEFAULT_OPERATIONS_PATH) -> list[Operati
     return apply_operations_config(raw, get_taxonomy())
 
 
-def resolve_operation(message: Message) -> Operation:
-    """The operation an inbound message was sent to: by its ``To`` number or sender, or its
-    Messaging Service; otherwise the default operation."""
-    candidates = {a for a in (message.to_address, message.messaging_service_sid) if a}
-    if message.to_address and message.to_address.startswith("whatsapp:"):
-        candidates.add(message.to_address.split(":", 1)[1])
-    if candidates:
-        operation = db.session.scalars(
-            select(Operation)
-            .join(OperationAddress)
-            .where(OperationAddress.address.in_(candidates), Operation.active.is_(True))
-            .order_by(Operation.id)
-            .limit(1)
-        ).first()
-        if operation is not None:
-            return operation
-    return ensure_default_operation()
+@dataclass(frozen=True)
+class OperationInfo:
+    """What triage needs of an operation, as plain values (safe to keep between jobs)."""
+
+    id: int
+    slug: str
+    timezone: str
+    default_language: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SectorRow:
+    slug: str
+    kind: CategoryKind
+    active: bool
+    team_id: int | None
+    partner: str | None
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    id: int
+    slug: str
+    kind: str
 
 
 @dataclass(frozen=True)
 class OperationSetup:
-    """What routing needs to know about one operation, read in two queries."""
+    """One operation with its sectors and teams, for routing."""
 
-    operation: Operation
-    sectors: Mapping[str, OperationSector]
-    teams: Mapping[str, Team]  # by slug
+    operation: OperationInfo
+    sectors: Mapping[str, SectorRow]
+    teams: Mapping[str, TeamRow]  # by slug
 
     @property
     def active_sectors(self) -> frozenset[str]:
         return frozenset(slug for slug, row in self.sectors.items() if row.active)
 
 
-def get_operation_setup(operation: Operation) -> OperationSetup:
-    sectors = {
-        row.slug: row
-        for row in db.session.scalars(
-            select(OperationSector).where(OperationSector.operation_id == operation.id)
-        )
+@dataclass(frozen=True)
+class _Directory:
+    setups: Mapping[int, OperationSetup]
+    by_address: Mapping[str, int]
+    default_id: int | None
+
+
+def _load_directory() -> _Directory:
+    """Every active operation with its addresses, sectors and teams, in four queries."""
+    operations = {
+        op.id: OperationInfo(op.id, op.slug, op.timezone, op.default_language, op.settings or {})
+        for op in db.session.scalars(select(Operation).where(Operation.active.is_(True)))
     }
-    teams = {
-        team.slug: team
-        for team in db.session.scalars(select(Team).where(Team.operation_id == operation.id))
+    sectors: dict[int, dict[str, SectorRow]] = {op_id: {} for op_id in operations}
+    for row in db.session.scalars(select(OperationSector)):
+        if row.operation_id in sectors:
+            sectors[row.operation_id][row.slug] = SectorRow(
+                row.slug, row.kind, row.active, row.team_id, row.partner
+            )
+    teams: dict[int, dict[str, TeamRow]] = {op_id: {} for op_id in operations}
+    for team in db.session.scalars(select(Team)):
+        if team.operation_id in teams:
+            teams[team.operation_id][team.slug] = TeamRow(team.id, team.slug, team.kind)
+    by_address = {
+        a.address: a.operation_id
+        for a in db.session.scalars(select(OperationAddress))
+        if a.operation_id in operations
     }
-    return OperationSetup(operation, sectors, teams)
+    default_id = db.session.scalar(
+        select(Operation.id)
+        .where(Operation.is_default.is_(True), Operation.active.is_(True))
+        .order_by(Operation.id)
+        .limit(1)
+    )
+    setups = {
+        op_id: OperationSetup(info, sectors[op_id], teams[op_id])
+        for op_id, info in operations.items()
+    }
+    return _Directory(setups, by_address, default_id)
+
+
+def resolve_operation(message: Message) -> OperationSetup:
+    """The operation an inbound message was sent to: by its ``To`` number or sender, or its
+    Messaging Service; otherwise the default operation (created on a fresh install)."""
+    directory = cached("operations", _load_directory)
+    candidates = [a for a in (message.to_address, message.messaging_service_sid) if a]
+    if message.to_address and message.to_address.startswith("whatsapp:"):
+        candidates.append(message.to_address.split(":", 1)[1])
+    for address in candidates:
+        if address in directory.by_address:
+            return directory.setups[directory.by_address[address]]
+    if directory.default_id is None:
+        ensure_default_operation()
+        invalidate_caches()
+        directory = cached("operations", _load_directory)
+    assert directory.default_id is not None  # noqa: S101 - ensure_default_operation made it
+    return directory.setups[directory.default_id]
+
+
+def get_operation_setup(operation_id: int) -> OperationSetup:
+    """A fresh read of one operation's setup (for corrections made by people)."""
+    setup = _load_directory().setups.get(operation_id)
+    if setup is None:
+        raise LookupError(f"operation {operation_id} is not active")
+    return setup

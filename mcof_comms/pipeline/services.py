@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import force_locale
 from sqlalchemy import text
+from sqlalchemy.orm import joinedload
 
 from mcof_comms.cases.outbox import queue_system_message
 from mcof_comms.cases.services import Triaged, acknowledge, file_message, reply_locale
@@ -22,14 +23,9 @@ from mcof_comms.models import (
     LanguageSource,
     Message,
     MessageKind,
-    Operation,
     Urgency,
 )
-from mcof_comms.operations.services import (
-    get_operation_setup,
-    get_taxonomy,
-    resolve_operation,
-)
+from mcof_comms.operations.services import OperationInfo, get_taxonomy, resolve_operation
 from mcof_comms.pipeline.language import parse_language_choice
 from mcof_comms.pipeline.training import get_promoted_model
 from mcof_comms.pipeline.triage import TriageResult, triage
@@ -46,17 +42,18 @@ def run_pipeline(message: Message) -> None:
     if message.kind is not MessageKind.FEEDBACK:
         return
     _lock_contact(message.contact_id)
-    contact = message.contact
-    operation = resolve_operation(message)
-    message.operation_id = operation.id
+    # the contact and its channels in one query; ``message.contact`` then finds it in the session
+    contact = db.session.get_one(
+        Contact, message.contact_id, options=[joinedload(Contact.channels)]
+    )
+    setup = resolve_operation(message)
 
     chosen = parse_language_choice(message.body or "")
     if chosen is not None:
-        _choose_language(message, contact, chosen, operation)
+        _choose_language(message, contact, chosen, setup.operation)
         return
 
     taxonomy = get_taxonomy()
-    setup = get_operation_setup(operation)
     hint = contact.language if contact.language_source in KEPT_LANGUAGE_SOURCES else None
     result = triage(
         message.body or "",
@@ -65,12 +62,23 @@ def run_pipeline(message: Message) -> None:
         language_hint=hint,
         active_sectors=setup.active_sectors,
     )
-    triaged = _apply(message, result)
-    if hint is None and result.language.confidence >= taxonomy.thresholds.language:
-        contact.language = result.language.code
-        contact.language_source = LanguageSource.DETECTED
+    confident = result.language.confidence >= taxonomy.thresholds.language
+    detected = result.language.code if hint is None and confident else None
+    triaged = _triaged(result)
+    filed = file_message(
+        message,
+        triaged,
+        setup=setup,
+        taxonomy=taxonomy,
+        will_acknowledge=not contact.is_opted_out(message.channel),
+    )
+    reply = acknowledge(
+        filed.case, message, setup.operation, detected=detected, new_case=filed.created
+    )
 
-    filed = file_message(message, triaged, operation=operation, setup=setup, taxonomy=taxonomy)
+    # written last, so the job's commit updates the message (and the contact) once
+    _store(message, result, operation_id=setup.operation.id)
+    message.case_id = filed.case.id
     message.triage = {
         **message.triage,
         "case": {
@@ -79,51 +87,68 @@ def run_pipeline(message: Message) -> None:
             "route": filed.route.reason if filed.route else "joined",
             "team_id": filed.case.team_id,
         },
+        "acknowledgement_id": reply.id if reply else None,
     }
-    reply = acknowledge(filed.case, message, operation)
-    message.triage = {**message.triage, "acknowledgement_id": reply.id if reply else None}
-    db.session.flush()
+    if detected is not None:
+        if contact.language != detected:
+            contact.language = detected
+        if contact.language_source is not LanguageSource.DETECTED:
+            contact.language_source = LanguageSource.DETECTED
 
 
 def _lock_contact(contact_id: int) -> None:
+    """Serialize triage per contact, and commit this transaction without waiting for the WAL
+    flush: a crash can lose only the last few hundred milliseconds of triage, never a message
+    (the webhook committed it durably, so it stays RECEIVED and the sweeper runs it again)."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :id)"),
+            text(
+                "SELECT set_config('synchronous_commit', 'off', true), "
+                "pg_advisory_xact_lock(:ns, :id)"
+            ),
             {"ns": _LOCK_NAMESPACE, "id": contact_id},
         )
 
 
-def _apply(message: Message, result: TriageResult) -> Triaged:
-    """Store triage's decisions and its reasons on the message."""
-    sectors = [
-        {"slug": s.slug, "confidence": s.confidence, "source": s.source} for s in result.sectors
-    ]
-    assigned = [s for s in sectors if s["confidence"] >= 0.5]
-    feedback_type = FeedbackType(result.feedback_type.value or FeedbackType.OTHER.value)
-    urgency = Urgency(result.urgency.value or Urgency.NORMAL.value)
-    sensitive = result.sensitivity.value if result.sensitivity is not None else None
-    message.language = result.language.code
-    message.sectors = sectors
-    message.feedback_type = feedback_type
-    message.urgency = urgency
-    message.sensitive_category = sensitive
-    message.needs_review = result.needs_review
-    explanations: dict[str, Any] = dict(result.explanations)
-    message.triage = explanations
+def _triaged(result: TriageResult) -> Triaged:
+    """Triage's decisions as the case services need them (assigned sectors only)."""
     return Triaged(
-        sectors=assigned,
-        feedback_type=feedback_type,
-        urgency=urgency,
-        sensitive_category=sensitive,
+        sectors=[
+            {"slug": s.slug, "confidence": s.confidence, "source": s.source}
+            for s in result.assigned_sectors
+        ],
+        feedback_type=FeedbackType(result.feedback_type.value or FeedbackType.OTHER.value),
+        urgency=Urgency(result.urgency.value or Urgency.NORMAL.value),
+        sensitive_category=result.sensitivity.value if result.sensitivity is not None else None,
         needs_review=result.needs_review,
         language=result.language.code,
     )
 
 
-def _choose_language(message: Message, contact: Contact, code: str, operation: Operation) -> None:
+def _store(message: Message, result: TriageResult, *, operation_id: int) -> None:
+    """Store triage's decisions, and why it made them, on the message."""
+    message.operation_id = operation_id
+    message.language = result.language.code
+    message.sectors = [
+        {"slug": s.slug, "confidence": s.confidence, "source": s.source} for s in result.sectors
+    ]
+    message.feedback_type = FeedbackType(result.feedback_type.value or FeedbackType.OTHER.value)
+    message.urgency = Urgency(result.urgency.value or Urgency.NORMAL.value)
+    message.sensitive_category = (
+        result.sensitivity.value if result.sensitivity is not None else None
+    )
+    message.needs_review = result.needs_review
+    explanations: dict[str, Any] = dict(result.explanations)
+    message.triage = explanations
+
+
+def _choose_language(
+    message: Message, contact: Contact, code: str, operation: OperationInfo
+) -> None:
     """``LANG fr``: remember the contact's choice and confirm it in that language; no case."""
     from mcof_comms.outbound import texts
 
+    message.operation_id = operation.id
     message.kind = MessageKind.LANGUAGE
     message.language = code
     message.triage = {"language_choice": code}

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import Message, ModelStatus, SectorModelVersion, TrainingExample, User
+from mcof_comms.operations.services import cached, invalidate_caches
 from mcof_comms.pipeline.model import Scores, SectorModel, should_promote, train_sector_model
 from mcof_comms.pipeline.model import f1_scores as _f1_scores
 from mcof_comms.pipeline.taxonomy import Taxonomy
@@ -74,21 +75,26 @@ def record_correction(
 _model_cache: dict[str, tuple[tuple[int, Any], SectorModel]] = {}
 
 
-def get_promoted_model() -> SectorModel | None:
-    """The promoted sector model, deserialized once per process per version."""
+def _promoted_key() -> tuple[int, Any] | None:
     row = db.session.execute(
         select(SectorModelVersion.id, SectorModelVersion.promoted_at).where(
             SectorModelVersion.status == ModelStatus.PROMOTED
         )
     ).first()
-    if row is None:
+    return None if row is None else (row.id, row.promoted_at)
+
+
+def get_promoted_model(*, fresh: bool = False) -> SectorModel | None:
+    """The promoted sector model, deserialized once per process per version; which one is
+    promoted is re-read at most every few seconds (``fresh`` reads it now)."""
+    key = _promoted_key() if fresh else cached("promoted_model", _promoted_key)
+    if key is None:
         return None
-    key = (row[0], row[1])
-    cached = _model_cache.get("promoted")
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    hit = _model_cache.get("promoted")
+    if hit is not None and hit[0] == key:
+        return hit[1]
     data = db.session.scalar(
-        select(SectorModelVersion.artifact).where(SectorModelVersion.id == row[0])
+        select(SectorModelVersion.artifact).where(SectorModelVersion.id == key[0])
     )
     model = SectorModel.from_bytes(data)
     _model_cache["promoted"] = (key, model)
@@ -165,7 +171,7 @@ def train_and_maybe_promote(
     current_row = db.session.scalars(
         select(SectorModelVersion).where(SectorModelVersion.status == ModelStatus.PROMOTED)
     ).first()
-    current_model = get_promoted_model() if current_row is not None else None
+    current_model = get_promoted_model(fresh=True) if current_row is not None else None
     new_scores = score_in_use(model, held, taxonomy)
     old_scores = score_in_use(current_model, held, taxonomy)
     candidate.score = new_scores.primary
@@ -182,6 +188,7 @@ def train_and_maybe_promote(
             db.session.flush()  # one promoted model at a time (unique partial index)
         candidate.status = ModelStatus.PROMOTED
         candidate.promoted_at = utcnow()
+        invalidate_caches()
     else:
         candidate.status = ModelStatus.REJECTED
     db.session.flush()
