@@ -28,8 +28,33 @@ def age_text(when: datetime | None) -> str:
     return format_timedelta(utcnow() - when, threshold=1.0)
 
 
+def explain(value: object) -> list[str]:
+    """Lines a person can read from a triage record: ``slug 0.84 (source; kw, kw)``."""
+    if isinstance(value, dict):
+        head = [
+            str(value[k])
+            for k in ("slug", "value", "code", "category")
+            if k in value and value[k] is not None
+        ]
+        conf = value.get("confidence")
+        if isinstance(conf, int | float):
+            head.append(f"{conf:.2f}")
+        rest = [
+            f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in value.items()
+            if k not in ("slug", "value", "code", "category", "confidence")
+            and v not in (None, [], "")
+        ]
+        line = " ".join(head)
+        return [f"{line} ({'; '.join(rest)})" if line and rest else line or "; ".join(rest)]
+    if isinstance(value, list):
+        return [line for item in value for line in explain(item)]
+    return [str(value)]
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["masked"] = mask_address
+    app.jinja_env.filters["explain"] = explain
     app.jinja_env.filters["sla"] = sla_text
     app.jinja_env.filters["age"] = age_text
     app.jinja_env.filters["when"] = lambda d: format_datetime(d, "short") if d else ""

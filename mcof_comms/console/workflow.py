@@ -174,14 +174,16 @@ def change_status(
     partner: str | None = None,
     note: str | None = None,
     reason: str | None = None,
-) -> None:
+) -> list[int]:
     """Move a case along new -> in progress -> referred -> resolved -> closed.
 
     Referring names a partner. Closing needs a response to the person, or a reason why none was
-    needed (closing the loop).
+    needed (closing the loop). Where the operation asks for it (``settings["notify_resolved"]``)
+    the person gets a localized "your case is resolved" notice; returns the ids of messages
+    queued, to enqueue after commit.
     """
     if status is case.status:
-        return
+        return []
     if status not in TRANSITIONS[case.status]:
         raise WorkflowError("transition not allowed")
     detail: dict[str, Any] = {"before": case.status.value, "after": status.value}
@@ -204,9 +206,41 @@ def change_status(
         detail["reason"] = reason
     if case.status is CaseStatus.CLOSED:  # reopening
         case.closed_at = None
+    notify = status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and case.status not in (
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
+    )
     case.status = status
     _event(case, actor, "refer" if status is CaseStatus.REFERRED else "status", **detail)
     db.session.flush()
+    if notify and (case.operation.settings or {}).get("notify_resolved"):
+        notice = queue_resolved_notice(case)
+        return [notice.id] if notice is not None else []
+    return []
+
+
+def queue_resolved_notice(case: Case) -> Message | None:
+    """The loop-closing notice, in the person's language, on the channel they last wrote on."""
+    from flask_babel import force_locale
+
+    from mcof_comms.cases.outbox import queue_system_message
+    from mcof_comms.outbound.texts import case_resolved
+
+    last_in = db.session.scalars(
+        select(Message)
+        .where(Message.case_id == case.id, Message.direction == Direction.IN)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    if last_in is None:
+        return None
+    language = case.language or case.contact.language or case.operation.default_language
+    days = max((utcnow() - case.created_at).days, 0)
+    with force_locale(language):
+        body = case_resolved(case.reference, days)
+    return queue_system_message(
+        last_in, body, case_id=case.id, operation_id=case.operation_id, language=language
+    )
 
 
 def reply_channel(case: Case) -> Channel:

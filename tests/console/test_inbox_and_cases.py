@@ -325,3 +325,27 @@ def test_memberships_scope_a_user_to_their_operations(app: Flask, world: World) 
 def other_id(app: Flask) -> int:
     with app.app_context():
         return db.session.scalars(select(Operation.id).where(Operation.slug == "other")).one()
+
+
+def test_closing_sends_the_resolved_notice_where_configured(app: Flask, world: World) -> None:
+    with app.app_context():
+        operation = db.session.get_one(Operation, world.operation)
+        operation.settings = {"notify_resolved": True}
+        case = db.session.get_one(Case, world.health)
+        case.language = "fr"
+        db.session.commit()
+        reference = case.reference
+    client = _client(app, Role.COORDINATOR)
+    token = csrf(client)
+    client.post(
+        f"/cases/{world.health}/reply", data={"body": "On s'en occupe.", "csrf_token": token}
+    )
+    client.post(f"/cases/{world.health}/status", data={"status": "closed", "csrf_token": token})
+    with app.app_context():
+        notice = db.session.scalars(
+            select(Message).where(
+                Message.case_id == world.health, Message.kind == MessageKind.SYSTEM
+            )
+        ).one()
+        assert reference in notice.body
+        assert "résolu" in notice.body  # rendered in the person's language

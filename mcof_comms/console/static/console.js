@@ -132,7 +132,15 @@
     }
   }
 
+  function foldFiltersOnPhones() {
+    var box = document.getElementById("filter-box");
+    if (box && window.matchMedia("(max-width: 800px)").matches && !window.location.search) {
+      box.open = false;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    foldFiltersOnPhones();
     wireSegments(); wireTabs(); wireAudience(); wireCanned(); wireProgress(); wireLocale();
   });
 })();

@@ -214,7 +214,7 @@ def change_status(case_id: int) -> Response:
     if form.no_response_needed.data and not (reason or "").strip():
         return _finish(case, workflow.WorkflowError("response or reason required"))
     try:
-        workflow.change_status(
+        queued = workflow.change_status(
             case,
             current_user,
             target,
@@ -224,7 +224,9 @@ def change_status(case_id: int) -> Response:
         )
     except workflow.WorkflowError as exc:
         return _finish(case, exc)
-    return _finish(case)
+    response = _finish(case)  # commits
+    workflow.enqueue_send(queued)
+    return response
 
 
 @bp.post("/cases/<int:case_id>/review")

@@ -135,7 +135,7 @@ def bulk() -> Response:
                 skipped += 1
                 continue
             sent.append(workflow.reply_to_case(case, current_user, text).id)
-            workflow.change_status(case, current_user, CaseStatus.CLOSED)
+            sent += workflow.change_status(case, current_user, CaseStatus.CLOSED)
     db.session.commit()
     workflow.enqueue_send(sent)
     flash(_("%(count)d case(s) updated.", count=len(cases) - skipped), "success")
