@@ -46,6 +46,22 @@ def _ensure_database(url: str) -> None:
         admin.dispose()
 
 
+#: Set by the session fixture below: no test ever talks to the real Twilio API.
+_default_twilio_url: str | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_fake_twilio() -> Iterator[str]:
+    """A Twilio-compatible server on loopback that every app built by a test sends to."""
+    global _default_twilio_url
+    from tests.fake_twilio import FakeTwilio
+
+    with FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake:
+        _default_twilio_url = fake.base_url
+        yield fake.base_url
+        _default_twilio_url = None
+
+
 def make_settings(**overrides: Any) -> Settings:
     base = Settings(
         env="test",
@@ -58,6 +74,8 @@ def make_settings(**overrides: Any) -> Settings:
         twilio_whatsapp_from="whatsapp:+14155238886",
         queue_prefix="mcoftest",
         stuck_after_seconds=0,
+        twilio_api_base_url=_default_twilio_url,
+        public_base_url="http://localhost",
     )
     return base.with_overrides(**overrides)
 

@@ -15,10 +15,11 @@ from config import ROOT
 from mcof_comms.extensions import db
 from mcof_comms.jobs import INBOUND, get_backend
 from mcof_comms.maintenance import sweep
-from mcof_comms.models import Message, MessageStatus
+from mcof_comms.models import Direction, Message, MessageStatus
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, inbound_params, sign
 
 PATH = "/webhooks/twilio/messages"
+INBOUND_STATUS = select(Message.status).where(Message.direction == Direction.IN)
 
 
 def test_redis_down_then_back_loses_nothing(make_app, app, run_jobs):
@@ -34,11 +35,12 @@ def test_redis_down_then_back_loses_nothing(make_app, app, run_jobs):
         assert response.status_code == 200  # persisted; Twilio must not retry or fall back
 
     with app.app_context():  # Redis is back: the sweeper finds what was left
-        assert db.session.scalar(select(db.func.count()).where(Message.status == "received")) == 3
+        waiting = select(db.func.count()).where(Message.status == MessageStatus.RECEIVED)
+        assert db.session.scalar(waiting) == 3
         result = sweep()
         assert result.inbound == 3
         run_jobs()
-        statuses = db.session.scalars(select(Message.status)).all()
+        statuses = db.session.scalars(INBOUND_STATUS).all()
         assert statuses == [MessageStatus.PROCESSED] * 3
 
 
@@ -50,7 +52,7 @@ def test_sweep_requeues_a_message_whose_job_vanished(app_ctx, twilio_post, run_j
     assert sweep().inbound == 1
     assert sweep().inbound == 0 or get_backend().queue(INBOUND).count == 1  # idempotent
     run_jobs()
-    assert db.session.scalars(select(Message.status)).one() is MessageStatus.PROCESSED
+    assert db.session.scalars(INBOUND_STATUS).one() is MessageStatus.PROCESSED
 
 
 def test_requeue_stuck_command(app, twilio_post, run_jobs, redis):
@@ -61,7 +63,7 @@ def test_requeue_stuck_command(app, twilio_post, run_jobs, redis):
     assert "re-enqueued 1 inbound" in result.output
     run_jobs()
     with app.app_context():
-        assert db.session.scalars(select(Message.status)).one() is MessageStatus.PROCESSED
+        assert db.session.scalars(INBOUND_STATUS).one() is MessageStatus.PROCESSED
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
