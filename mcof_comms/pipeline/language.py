@@ -90,21 +90,25 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {
         "مننه مهرباني وکړئ زما ستاسو هغه دا یې مې"
     ),
     "ur": _wordset(
-        "ہے ہیں کا کی کے میں نہیں ہم آپ کو سے پر یہ وہ اور کیا کہاں ہمیں چاہیے شکریہ مدد"
+        "ہے ہیں کا کی کے میں نہیں ہم آپ کو سے پر یہ وہ اور کیا کہاں ہمیں چاہیے شکریہ مدد "
+        # romanised Urdu, as sent from Pakistan by SMS
+        "hai hain hy mein main nahi nahin hum ham aap ap kya kahan chahiye chahye madad ghar "
+        "pani khana hamein hamen hamain yahan wahan kuch raha rahe gaya gaye liye bohat bahut"
     ),
     "uk": _wordset(
         "і й що це як ми ви вони немає потрібна потрібен потрібно допомога допоможіть будь "
-        "ласка дякую дякуємо спасибі де коли чому є був була нам вже тут"
+        "ласка дякую дякуємо спасибі де коли чому є був була нам вже тут з із зі та щоб який "
+        "яка треба"
     ),
     "ru": _wordset(
         "и что это как мы вы они нет нужна нужен нужно помощь помогите пожалуйста спасибо "
-        "где когда почему есть был была нам уже тут здесь"
+        "где когда почему есть был была нам уже тут здесь с со чтобы который которая надо"
     ),
 }
 _SHORT = 0.3  # weight of a one- or two-letter function word ("ma", "u", "la" are everywhere)
 
 _FAMILIES = {
-    "latin": ("en", "es", "fr", "ht", "pt", "so", "sw"),
+    "latin": ("en", "es", "fr", "ht", "pt", "so", "sw", "ur"),  # ur: romanised Urdu
     "arabic": ("ar", "fa", "ps", "ur"),
     "cyrillic": ("uk", "ru"),
     "bengali": ("bn",),
@@ -164,18 +168,24 @@ def _count(pattern: re.Pattern[str], text: str) -> int:
     return len(pattern.findall(text))
 
 
-def _score(text: str, family: tuple[str, ...], prior: dict[str, float]) -> LanguageGuess:
+def _score(
+    text: str, family: tuple[str, ...], prior: dict[str, float], unscripted: tuple[str, ...] = ()
+) -> LanguageGuess:
     """Library log-probability + function-word evidence + script-letter prior, softmaxed."""
     tokens = tokenize(normalize(text))
     words = {
         c: sum(1.0 if len(t) > 2 else _SHORT for t in tokens if t in _FUNCTION_WORDS.get(c, ()))
         for c in family
     }
-    probs = _library_probs(text, family)
+    probs = _library_probs(text, tuple(c for c in family if c not in unscripted))
+    logs = {c: math.log(max(p, 1e-4)) for c, p in probs.items()}
+    for code in unscripted:
+        # the library knows this language only in another script: give it a middling score
+        logs[code] = sorted(logs.values())[len(logs) // 2] if logs else 0.0
     total = sum(words.values())
     scores: dict[str, float] = {}
     for code in family:
-        library = math.log(max(probs.get(code, 0.0), 1e-4))
+        library = logs.get(code, math.log(1e-4))
         share = words[code] / total if total else 0.0
         scores[code] = library + 3.0 * share + 0.8 * words[code] + prior.get(code, 0.0)
     best = max(scores, key=scores.__getitem__)
@@ -199,7 +209,7 @@ def _letter_rules(
     if "uk" in family and "ru" in family:
         # neither set of letters: Ukrainian text rarely lacks і/ї/є (very frequent letters),
         # Russian text often lacks ы/э/ъ/ё, so lean Russian
-        prior = {"ru": 1.5}
+        prior = {"ru": 0.7}
     if "fa" in family:
         fa, ar = _count(_FA_LETTERS, text), _count(_AR_LETTERS, text)
         if fa and not ar:
@@ -229,7 +239,8 @@ def detect_language(text: str, *, candidates: Iterable[str] | None = None) -> La
     decided, prior = _letter_rules(text, family)
     if decided is not None:
         return decided
-    return _score(text, family, prior)
+    unscripted = ("ur",) if script == "latin" and "ur" in family else ()
+    return _score(text, family, prior, unscripted)
 
 
 # Words that introduce a language choice, in the languages of our hotlines.

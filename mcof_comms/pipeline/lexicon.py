@@ -140,10 +140,13 @@ class Matcher:
         self._lengths = tuple(sorted(lengths))
 
     def match(self, tokens: list[str]) -> dict[str, list[Hit]]:
-        """Return hits per concept; each (concept, term) counts once, at its first position."""
+        """Return hits per concept; each (concept, term) counts once, at its first position,
+        and one stretch of tokens counts once per concept (a word listed in two languages,
+        "corrupt*" and "corrup*", is one piece of evidence, not two)."""
         forms = [token_forms(t) for t in tokens]
         found: dict[str, list[Hit]] = {}
         seen: set[tuple[str, str]] = set()
+        spans: set[tuple[str, int, int]] = set()
         n = len(tokens)
         for i, token_variants in enumerate(forms):
             candidates: list[_Entry] = []
@@ -159,8 +162,11 @@ class Matcher:
                 size = len(entry.words)
                 if i + size > n:
                     continue
+                if (entry.concept, i, i + size) in spans:
+                    continue
                 if all(_word_matches(entry.words[j], forms[i + j]) for j in range(1, size)):
                     seen.add((entry.concept, entry.term))
+                    spans.add((entry.concept, i, i + size))
                     hit = Hit(entry.concept, entry.term, i, i + size, entry.weight)
                     found.setdefault(entry.concept, []).append(hit)
         return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mcof_comms.pipeline import (
@@ -12,6 +13,7 @@ from mcof_comms.pipeline import (
     should_promote,
     train_sector_model,
 )
+from mcof_comms.pipeline.model import _best_threshold
 
 TRAIN = [
     ("we need water to drink", {"water_sanitation"}),
@@ -100,3 +102,18 @@ def test_promotion_refuses_a_collapsed_label() -> None:
 def test_promotion_needs_the_same_example_set() -> None:
     with pytest.raises(ValueError, match="different example sets"):
         should_promote(_scores(0.9, 0.9, n=10), _scores(0.8, 0.8, n=11))
+
+
+def test_one_text_fast_path_matches_the_batch_path(model: SectorModel) -> None:
+    texts = ["we need water and food", "Tanpri nou bezwen dlo", "", "tent tent house destroyed"]
+    batch = model.predict_proba([*texts, "padding so the batch path is used"])[: len(texts)]
+    for i, text in enumerate(texts):
+        assert np.allclose(model.predict_proba([text])[0], batch[i], atol=1e-6)
+
+
+def test_thresholds_never_flood_a_noisy_label() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.random(400) < 0.1
+    noise = rng.random(400)  # a label the model cannot predict at all
+    assert _best_threshold(noise, truth) >= 0.3
+    assert (noise >= _best_threshold(noise, truth)).sum() <= 2 * truth.sum()
