@@ -23,6 +23,7 @@ from sqlalchemy import select
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
+    STATUS_RANK,
     Case,
     CaseEvent,
     CaseStatus,
@@ -158,10 +159,31 @@ def seed_demo(messages: int = 400, *, seed: int = 7) -> DemoResult:
         channel = "whatsapp" if rng.random() < 0.35 else "sms"
         ids.append(simulate_inbound(phone, Channel(channel), text))
     _age_and_work(ids, rng)
+    skip_simulated_sends()
     db.session.commit()
     cases = db.session.scalar(select(sa.func.count(Case.id))) or 0
     logger.info("seeded demo data: %s messages, %s cases", len(ids), cases)
     return DemoResult(made_users, len(ids), int(cases))
+
+
+def skip_simulated_sends() -> int:
+    """Settle queued messages to ``sim:`` addresses: no provider could deliver them, and a fresh
+    quick start should not spend its queue failing hundreds of demo acknowledgements."""
+    result = db.session.execute(
+        sa.update(Message)
+        .where(
+            Message.direction == Direction.OUT,
+            Message.status == MessageStatus.QUEUED,
+            Message.to_address.like("sim:%"),
+        )
+        .values(
+            status=MessageStatus.SKIPPED,
+            status_rank=STATUS_RANK[MessageStatus.SKIPPED],
+            failure_reason="simulated",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def _age_and_work(message_ids: list[int], rng: random.Random) -> None:

@@ -404,3 +404,67 @@ def pseudonym(contact_id: int) -> str:
 
 def with_status(filters: InboxFilters, status: str) -> InboxFilters:
     return replace(filters, status=status)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    message: Message
+    case: Case | None
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    rows: list[MessageRow]
+    next_cursor: str | None
+
+
+def list_inbound_messages(
+    user: User, filters: InboxFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> MessagePage:
+    """Inbound messages, newest first: those of visible cases, and (for admins and
+    coordinators) those that never became a case, such as opt-outs. Sensitive messages only for
+    the roles that may see them."""
+    from mcof_comms.auth.permissions import can_see_sensitive
+
+    without_case = user.role in (Role.ADMIN, Role.COORDINATOR)
+    clauses: list[ColumnElement[bool]] = [
+        Message.direction == Direction.IN,
+        sa.or_(
+            sa.and_(Message.case_id.is_not(None), visible_cases_clause(user)),
+            sa.and_(Message.case_id.is_(None), sa.true() if without_case else sa.false()),
+        ),
+    ]
+    if not can_see_sensitive(user.role):
+        clauses.append(Message.sensitive_category.is_(None))
+    scope = operation_scope(user)
+    if scope is not None:
+        clauses.append(Message.operation_id.in_(scope))
+    if filters.operation_id is not None:
+        clauses.append(Message.operation_id == filters.operation_id)
+    if filters.sector:
+        clauses.append(Case.sector == filters.sector)
+    if filters.language:
+        clauses.append(Message.language == filters.language)
+    if filters.channel is not None:
+        clauses.append(Message.channel == filters.channel)
+    if filters.date_from:
+        clauses.append(Message.created_at >= _start_of(filters.date_from))
+    if filters.date_to:
+        clauses.append(Message.created_at < _start_of(filters.date_to + timedelta(days=1)))
+    if filters.q:
+        pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        clauses.append(Message.body.ilike(pattern + "%", escape="\\"))
+    if cursor and cursor.isdigit():
+        clauses.append(Message.id < int(cursor))
+    rows = list(
+        db.session.execute(
+            select(Message, Case)
+            .outerjoin(Case, Case.id == Message.case_id)
+            .where(*clauses)
+            .order_by(Message.id.desc())
+            .limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    page = [MessageRow(m, c) for m, c in rows[:limit]]
+    return MessagePage(page, str(page[-1].message.id) if more and page else None)

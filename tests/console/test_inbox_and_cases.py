@@ -349,3 +349,15 @@ def test_closing_sends_the_resolved_notice_where_configured(app: Flask, world: W
         ).one()
         assert reference in notice.body
         assert "résolu" in notice.body  # rendered in the person's language
+
+
+def test_message_view_lists_visible_messages_newest_first(app: Flask, world: World) -> None:
+    sector = _client(app, Role.SECTOR_FOCAL_POINT).get("/inbox?view=messages")
+    page = sector.get_data(as_text=True)
+    assert "médicaments" in page  # their sector
+    assert "tente est cassée" not in page  # another sector
+    assert "money for the card" not in page  # sensitive
+    coordinator = _client(app, Role.COORDINATOR).get("/inbox?view=messages").get_data(as_text=True)
+    assert coordinator.index("tente est cassée") < coordinator.index("médicaments")
+    protection = _client(app, Role.PROTECTION_FOCAL_POINT)
+    assert "money for the card" in protection.get("/inbox?view=messages").get_data(as_text=True)

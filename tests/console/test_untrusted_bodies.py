@@ -33,6 +33,7 @@ def test_inbox_and_case_show_html_as_text(app: Flask, world: World) -> None:
     client = app.test_client()
     login(client, "coordinator@example.org")
     _assert_escaped(client.get("/inbox").get_data(as_text=True))
+    _assert_escaped(client.get("/inbox?view=messages").get_data(as_text=True))
     _assert_escaped(client.get(f"/cases/{case_id}").get_data(as_text=True))
 
 

@@ -1,5 +1,5 @@
 /* mcof-comms console behaviour: segment counters, language tabs, audience count, canned
-   responses, broadcast progress and the locale selector. No inline script anywhere (CSP). */
+   responses and broadcast progress. No inline script anywhere (CSP). */
 (function () {
   "use strict";
   var GSM7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
@@ -125,13 +125,6 @@
     poll();
   }
 
-  function wireLocale() {
-    var select = document.getElementById("locale");
-    if (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
-    }
-  }
-
   function foldFiltersOnPhones() {
     var box = document.getElementById("filter-box");
     if (box && window.matchMedia("(max-width: 800px)").matches && !window.location.search) {
@@ -141,6 +134,6 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     foldFiltersOnPhones();
-    wireSegments(); wireTabs(); wireAudience(); wireCanned(); wireProgress(); wireLocale();
+    wireSegments(); wireTabs(); wireAudience(); wireCanned(); wireProgress();
   });
 })();

@@ -75,10 +75,18 @@ def _bulk_form() -> BulkForm:
 @require_roles(CASE_WORKERS)
 def inbox() -> str:
     filters = parse_filters(request.args)
-    page = services.list_inbox(current_user, filters, request.args.get("cursor"))
+    show_messages = request.args.get("view") == "messages"
+    if show_messages:
+        page = None
+        messages = services.list_inbound_messages(current_user, filters, request.args.get("cursor"))
+    else:
+        page = services.list_inbox(current_user, filters, request.args.get("cursor"))
+        messages = None
     return render_template(
         "console/inbox.html",
         page=page,
+        messages=messages,
+        view_args={"view": "messages"} if show_messages else {},
         filters=filters,
         filter_args=filters.as_args(),
         operations=services.list_operations(current_user),
