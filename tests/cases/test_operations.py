@@ -166,3 +166,18 @@ def test_unknown_time_zone_is_refused(app_ctx):
     bad = {"operations": [{"slug": "x", "timezone": "Mars/Olympus"}]}
     with pytest.raises(OperationConfigError, match=r"operations\[0\].timezone"):
         apply_operations_config(bad, get_taxonomy())
+
+
+def test_the_example_operations_file_loads(app):
+    result = app.test_cli_runner().invoke(
+        args=["operations", "load-config", "--operations", CONFIG_DIR / "operations.example.yaml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "operation haiti-earthquake: 2 address(es)" in result.output
+    with app.app_context():
+        food = db.session.scalars(
+            select(OperationSector)
+            .join(Operation)
+            .where(Operation.slug == "haiti-earthquake", OperationSector.slug == "food")
+        ).one()
+        assert food.partner == "WFP Haiti / Food Security cluster"
