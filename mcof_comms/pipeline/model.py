@@ -1,12 +1,22 @@
 """Statistical sector model: TF-IDF words + characters + lexicon hits, one logistic regression
-per label, per-label thresholds tuned on a held-out slice of the training data.
+per label, per-label thresholds tuned on out-of-fold predictions of the training data.
 
 Why this shape: on the labelled crisis messages a plain TF-IDF + logistic regression is the
 reference; adding the curated lexicon hit counts as features (they carry multilingual
-vocabulary the training data lacks) and tuning a threshold per label (rare labels need a low
-one) beats it on the core labels (see ``bench/triage.py``). Training is deterministic: the
-validation slice is chosen by a hash of the text and liblinear is seeded.
+vocabulary the training data lacks) and tuning a threshold per label beats it on the core
+labels. Measured by ``bench/triage.py`` (dev file, 15,679 rows train / 5,235 scored, split by
+a hash of the id; 2026-11-28, taxonomy 2026.11-1):
 
+    core macro-F1 (food, water, shelter, health)   this model   TF-IDF+LR baseline   lexicons
+    English text                                      0.704          0.695            0.662
+    original column (mostly Creole), 1,976 rows       0.706          0.672            0.710
+    macro-F1 over 10 labels, English                  0.513          0.487            0.463
+
+Thresholds are capped so a label is never predicted for more than twice as many training
+messages as carry it: on weak, noisy labels (transport, camp management) the unconstrained
+F1 optimum is "predict nearly everything", which would flood a sector's inbox.
+
+Training is deterministic: folds are chosen by a hash of the text and liblinear is seeded.
 The model serialises to bytes (``to_bytes``/``from_bytes``) with a version string, so the app
 can store candidates and promote one with ``should_promote`` only when it is strictly better on
 held-back corrections. ``from_bytes`` unpickles: load only bytes this platform produced.

@@ -29,6 +29,7 @@ from mcof_comms.pipeline.model import SectorModel
 from mcof_comms.pipeline.taxonomy import Taxonomy
 
 MIN_REPORTED_CONFIDENCE = 0.2
+DISAGREE_BELOW = 0.35  # calibrated model confidence that counts as a clear "no"
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,26 @@ class TriageResult:
 
 def _combine(
     matched: Matched, text: str, taxonomy: Taxonomy, model: SectorModel | None
-) -> list[SectorMatch]:
+) -> tuple[list[SectorMatch], list[str]]:
+    """Sectors from the model where it was trained, the lexicon elsewhere; and the labels on
+    which a strong lexicon signal (two or more keywords) met a model that says no."""
     lexicon = classify_sectors_lexicon(text, taxonomy=taxonomy, matched=matched)
     if model is None:
-        return [s for s in lexicon if s.confidence >= MIN_REPORTED_CONFIDENCE]
+        return [s for s in lexicon if s.confidence >= MIN_REPORTED_CONFIDENCE], []
     known = set(model.labels)
+    predicted = model.predict(text, min_confidence=0.0)
+    by_slug = {s.slug: s.confidence for s in predicted}
+    strong = 1.0 - (1.0 - taxonomy.thresholds.lexicon_hit) ** 2
+    disagree = [
+        s.slug
+        for s in lexicon
+        if s.slug in known and s.confidence >= strong and by_slug[s.slug] < DISAGREE_BELOW
+    ]
     combined = [s for s in lexicon if s.slug not in known]  # model has no data for these
-    combined += model.predict(text, min_confidence=MIN_REPORTED_CONFIDENCE)
+    combined += predicted
     combined = [s for s in combined if s.confidence >= MIN_REPORTED_CONFIDENCE]
     combined.sort(key=lambda s: (-s.confidence, s.slug))
-    return combined
+    return combined, disagree
 
 
 def triage(
@@ -92,7 +103,7 @@ def triage(
     else:
         language = detect_language(text)
 
-    sectors = _combine(matched, text, taxonomy, model)
+    sectors, disagree = _combine(matched, text, taxonomy, model)
     feedback = classify_feedback_type(text, taxonomy=taxonomy, matched=matched)
     sens = detect_sensitivity(text, taxonomy=taxonomy, matched=matched)
     urgency = classify_urgency(text, taxonomy=taxonomy, matched=matched, sensitivity=sens.value)
@@ -107,6 +118,8 @@ def triage(
         reasons.append("uncertain_language")
     if feedback.value == "appreciation" and (urgency.value != "normal" or sensitivity is not None):
         reasons.append("conflicting_signals")
+    if disagree:
+        reasons.append("model_lexicon_disagree")
     assigned = [s for s in sectors if s.confidence >= 0.5]
     if len(assigned) >= 2 and assigned[0].confidence - assigned[1].confidence < 0.05:
         # two sectors tie: still routed to the first, but worth a look
@@ -148,6 +161,7 @@ def triage(
         "urgency": urgency.as_dict(),
         "sensitivity": sens.as_dict(),
         "review_reasons": list(reasons),
+        "model_lexicon_disagree": disagree,
         "inactive_sectors": inactive,
         "sla_hours": sla,
     }

@@ -71,3 +71,17 @@ def test_model_sectors_combine_with_lexicon_for_unknown_labels(taxonomy: Taxonom
     sources = {s.slug: s.source for s in result.sectors}
     assert sources["water_sanitation"] == "model:tiny"
     assert sources["consular"] == f"lexicon:{taxonomy.version}"
+
+
+def test_strong_keywords_against_the_model_ask_for_review(taxonomy: Taxonomy) -> None:
+    examples = [
+        ("we need water", {"water_sanitation"}),
+        ("no water here", {"water_sanitation"}),
+        ("hello friends", set()),
+        ("good morning", set()),
+    ] * 4
+    model = train_sector_model(examples, taxonomy=taxonomy, version="tiny")
+    # "latrines" and "soap" are strong WASH keywords the tiny model never saw
+    result = triage("good morning, latrines and soap", taxonomy=taxonomy, model=model)
+    assert "model_lexicon_disagree" in result.review_reasons
+    assert result.explanations["model_lexicon_disagree"] == ["water_sanitation"]
