@@ -10,6 +10,12 @@ messages over 180 days), then measures, in the same run and on the same rows:
 
 Usage: ``.venv/bin/python bench/inbox.py`` (``BENCH_KEEP=1`` reuses generated data).
 Target (issue 5): p95 < 150 ms for the inbox list and the case view.
+
+A run on the development machine (2 cores, shared), 1,000,000 messages, 200 runs each, p95:
+inbox list 5.5-24 ms over eight filter sets (free-text search 47 ms) beside 2.6-11 ms for a
+plain SELECT of the same rows; case queries 5.9 ms (plain 1.3 ms); rendered pages: GET /inbox
+60 ms, filtered 58 ms, GET /cases/<id> 35 ms. Without migration 0005's partial index the
+default inbox list took 219 ms p95, and free-text search seconds.
 """
 
 from __future__ import annotations

@@ -45,6 +45,9 @@ def simulate_inbound(phone: str, channel: Channel, body: str) -> int:
     message_id = received.message_id if hasattr(received, "message_id") else received.message.id
     db.session.commit()
     process_inbound_message(message_id)
+    from mcof_comms.demo import skip_simulated_sends
+
+    skip_simulated_sends()  # replies stay on screen: no provider can deliver to sim: addresses
     db.session.commit()
     return int(message_id)
 
