@@ -50,11 +50,12 @@ class TriageResult:
     review_reasons: tuple[str, ...]
     sla_hours: int
     explanations: dict[str, object]
+    assign_threshold: float = 0.5
 
     @property
     def assigned_sectors(self) -> tuple[SectorMatch, ...]:
-        """Sectors at or above the assignment threshold (0.5)."""
-        return tuple(s for s in self.sectors if s.confidence >= 0.5)
+        """Sectors at or above the assignment threshold (``thresholds.sector``, 0.5)."""
+        return tuple(s for s in self.sectors if s.confidence >= self.assign_threshold)
 
     @property
     def primary_sector(self) -> str | None:
@@ -120,7 +121,7 @@ def triage(
         reasons.append("conflicting_signals")
     if disagree:
         reasons.append("model_lexicon_disagree")
-    assigned = [s for s in sectors if s.confidence >= 0.5]
+    assigned = [s for s in sectors if s.confidence >= thresholds.sector]
     if len(assigned) >= 2 and assigned[0].confidence - assigned[1].confidence < 0.05:
         # two sectors tie: still routed to the first, but worth a look
         reasons.append("ambiguous_sector")
@@ -175,4 +176,5 @@ def triage(
         review_reasons=tuple(reasons),
         sla_hours=sla,
         explanations=explanations,
+        assign_threshold=thresholds.sector,
     )

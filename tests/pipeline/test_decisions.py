@@ -86,6 +86,28 @@ def test_more_keywords_give_more_confidence(taxonomy: Taxonomy) -> None:
         ),
         ("el encargado me pidió sexo a cambio de la tarjeta", "sexual_exploitation_abuse"),
         ("مسؤول التوزيع طلب مني ان انام معه مقابل المساعدات", "sexual_exploitation_abuse"),
+        (
+            "the volunteer said if I want the tarp I must be his girlfriend",
+            "sexual_exploitation_abuse",
+        ),
+        (
+            "le chef du comité veut que je sois sa copine pour avoir la carte",
+            "sexual_exploitation_abuse",
+        ),
+        ("moun komite a di si m pa kouche avè l mwen p ap jwenn kat", "sexual_exploitation_abuse"),
+        (
+            "el del registro me dijo que fuera a su casa de noche y me daba la tarjeta",
+            "sexual_exploitation_abuse",
+        ),
+        ("قال لي تعالي الى بيته في الليل لاعطيك البطاقة", "sexual_exploitation_abuse"),
+        (
+            "afisa wa usajili aliniambia nije kwake usiku ili nipate kadi",
+            "sexual_exploitation_abuse",
+        ),
+        (
+            "сотрудник сказал приходи ночью к нему и получишь паек быстрее",
+            "sexual_exploitation_abuse",
+        ),
         ("the man from the NGO asked us to pay 500 gourdes for the card", "fraud_corruption"),
         ("komite a mande nou peye 500 goud pou kat la", "fraud_corruption"),
         ("они требуют деньги за регистрацию на помощь", "fraud_corruption"),
@@ -117,6 +139,13 @@ def test_sensitivity_catches_direct_and_euphemistic_reports(
         "the distribution is at night?",
         "thank you for the tent, my children sleep better at night",
         "we need a card to charge the phone",
+        "trafik la bloke nan fwontye a",
+        "atasco en la frontera",
+        "пробка на границе",
+        "the soldiers are fighting near the camp",
+        "we are waiting for the distribution tonight?",
+        "the committee leader keeps the list of families",
+        "nou grangou, grangou ap touye nou",
     ],
 )
 def test_sensitivity_ignores_innocent_near_misses(taxonomy: Taxonomy, text: str) -> None:

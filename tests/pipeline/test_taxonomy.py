@@ -82,3 +82,16 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     path.write_text("version: [unclosed\n", encoding="utf-8")
     with pytest.raises(TaxonomyError, match="not valid YAML"):
         load_taxonomy(path)
+
+
+def test_decision_lexicons_cover_the_required_languages(taxonomy: Taxonomy) -> None:
+    groups = [
+        *(c for c in taxonomy.feedback_types.values() if c.slug != "other"),
+        *(taxonomy.urgency[level] for level in ("life_threatening", "urgent")),
+        *taxonomy.sensitivity.values(),
+    ]
+    for category in groups:
+        missing = REQUIRED_LANGUAGES - set(category.lexicon.languages)
+        assert not missing, (category.concept, missing)
+    for name, lexicon in taxonomy.cues.items():
+        assert not REQUIRED_LANGUAGES - set(lexicon.languages), name
