@@ -101,7 +101,10 @@ def relabel(
     theirs = _service("mcof_comms.cases.services", "relabel_case")
     before = {k: _plain(getattr(case, k)) for k in changes}
     if theirs is not None:
-        theirs(case, actor, **changes)
+        try:
+            theirs(case, actor, **changes)
+        except ValueError as exc:  # a sector the taxonomy does not know
+            raise WorkflowError("unknown sector") from exc
         audit.record(
             actor,
             "case.relabel",

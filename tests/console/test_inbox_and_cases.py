@@ -361,3 +361,23 @@ def test_message_view_lists_visible_messages_newest_first(app: Flask, world: Wor
     assert coordinator.index("tente est cassée") < coordinator.index("médicaments")
     protection = _client(app, Role.PROTECTION_FOCAL_POINT)
     assert "money for the card" in protection.get("/inbox?view=messages").get_data(as_text=True)
+
+
+def test_bulk_label_relabels_through_triage_and_refuses_unknown_sectors(
+    app: Flask, world: World, triage_ready: None
+) -> None:
+    client = _client(app, Role.COORDINATOR)
+    token = csrf(client)
+    ids = [str(world.health), str(world.shelter)]
+    client.post(
+        "/inbox/bulk",
+        data={"case_ids": ids, "action": "label", "sector": "no_such_sector", "csrf_token": token},
+    )
+    with app.app_context():
+        assert db.session.get_one(Case, world.health).sector == "health"
+    client.post(
+        "/inbox/bulk",
+        data={"case_ids": ids, "action": "label", "sector": "food", "csrf_token": token},
+    )
+    with app.app_context():
+        assert {db.session.get_one(Case, int(i)).sector for i in ids} == {"food"}

@@ -40,6 +40,7 @@ WORKFLOW_ERRORS = {
         "Reply to the person before closing, or mark the response as not needed and give a reason."
     ),
     "empty note": lambda: _("The note is empty."),
+    "unknown sector": lambda: _("This sector is not in the taxonomy."),
     "empty reply": lambda: _("The reply is empty."),
     "cannot send": lambda: _(
         "This reply cannot be sent: the person opted out or has no address on this channel."
@@ -178,13 +179,16 @@ def relabel(case_id: int) -> Response:
     )
     if not form.validate_on_submit():
         abort(400)
-    workflow.relabel(
-        case,
-        current_user,
-        sector=form.sector.data or None,
-        feedback_type=FeedbackType(form.feedback_type.data),
-        urgency=Urgency(form.urgency.data),
-    )
+    try:
+        workflow.relabel(
+            case,
+            current_user,
+            sector=form.sector.data or None,
+            feedback_type=FeedbackType(form.feedback_type.data),
+            urgency=Urgency(form.urgency.data),
+        )
+    except workflow.WorkflowError as exc:
+        return _finish(case, exc)
     flash(_("Labels saved; the correction will train triage."), "success")
     return _finish(case)
 

@@ -127,12 +127,17 @@ def bulk() -> Response:
             )
             workflow.assign_case(case, current_user, assignee)
         elif form.action.data == "label":
-            workflow.relabel(
-                case,
-                current_user,
-                sector=form.sector.data or None,
-                feedback_type=_enum(FeedbackType, form.feedback_type.data),  # type: ignore[arg-type]
-            )
+            try:
+                workflow.relabel(
+                    case,
+                    current_user,
+                    sector=form.sector.data or None,
+                    feedback_type=_enum(FeedbackType, form.feedback_type.data),  # type: ignore[arg-type]
+                )
+            except workflow.WorkflowError:
+                db.session.rollback()
+                flash(_("This sector is not in the taxonomy."), "error")
+                return redirect(_back_to_inbox())
         elif form.action.data == "close":
             text = (form.message.data or "").strip()
             if not text:
