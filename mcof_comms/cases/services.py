@@ -358,16 +358,19 @@ def acknowledge(
             body = texts.acknowledgement(
                 case.reference, format_due(due, locale, operation.timezone)
             )
+    # the event goes in the same INSERT as the case's other events (the reply links back to
+    # the message through reply_to_id)
+    event = _event(case, "acknowledged", message_id=message.id, locale=locale)
     reply = queue_system_message(
         message, body, case_id=case.id, operation_id=operation.id, language=locale
     )
     if reply is None:
+        db.session.expunge(event)
         if new_case:
             case.acknowledged_at = None
         return None
     if not new_case or case.acknowledged_at is None:
         case.acknowledged_at = now
-    _event(case, "acknowledged", message_id=message.id, reply_id=reply.id, locale=locale)
     return reply
 
 
