@@ -92,6 +92,8 @@ def can_view_case(user: object, case: object) -> bool:
         return False
     if role is Role.COORDINATOR:
         return True
-    if role is Role.SECTOR_FOCAL_POINT:
-        return case.sector in set(user.sectors or ())  # type: ignore[attr-defined]
+    if role is Role.SECTOR_FOCAL_POINT:  # their sectors, or their teams (by team slug)
+        mine = set(user.sectors or ())  # type: ignore[attr-defined]
+        team = getattr(case, "team", None)
+        return case.sector in mine or (team is not None and team.slug in mine)  # type: ignore[attr-defined]
     return False

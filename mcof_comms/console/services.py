@@ -27,6 +27,7 @@ from mcof_comms.models import (
     Message,
     Operation,
     Role,
+    Team,
     Urgency,
     User,
 )
@@ -122,8 +123,14 @@ def _role_clause(user: User) -> ColumnElement[bool]:
         return sensitive
     if user.role is Role.COORDINATOR:
         return Case.sensitive_category.is_(None)
-    if user.role is Role.SECTOR_FOCAL_POINT:
-        return sa.and_(Case.sensitive_category.is_(None), Case.sector.in_(list(user.sectors or [])))
+    if user.role is Role.SECTOR_FOCAL_POINT:  # their sectors, or their teams (by team slug)
+        mine = list(user.sectors or [])
+        return sa.and_(
+            Case.sensitive_category.is_(None),
+            sa.or_(
+                Case.sector.in_(mine), Case.team_id.in_(select(Team.id).where(Team.slug.in_(mine)))
+            ),
+        )
     return sa.false()
 
 

@@ -381,3 +381,23 @@ def test_bulk_label_relabels_through_triage_and_refuses_unknown_sectors(
     )
     with app.app_context():
         assert {db.session.get_one(Case, int(i)).sector for i in ids} == {"food"}
+
+
+def test_sector_focal_point_also_sees_the_cases_of_their_team(app: Flask, world: World) -> None:
+    from mcof_comms.models import Team
+
+    with app.app_context():
+        op = db.session.get_one(Operation, world.operation)
+        team = Team(operation_id=op.id, slug="wash-team", name="WASH team")
+        db.session.add(team)
+        db.session.flush()
+        case = make_case(op, "Les latrines débordent", sector="water_sanitation")
+        case.team_id = team.id
+        user = db.session.get_one(User, world.users[Role.SECTOR_FOCAL_POINT])
+        user.sectors = ["health", "wash-team"]
+        db.session.commit()
+        case_id, reference = case.id, case.reference
+    client = _client(app, Role.SECTOR_FOCAL_POINT)
+    assert reference in client.get("/inbox").get_data(as_text=True)
+    assert client.get(f"/cases/{case_id}").status_code == 200
+    assert client.get(f"/cases/{world.shelter}").status_code == 403
