@@ -206,6 +206,10 @@ def test_threat_to_life_raises_urgency(taxonomy: Taxonomy) -> None:
         ("thank you so much for the help", "appreciation"),
         ("mesi anpil pou ed la", "appreciation"),
         ("شكرا لكم على المساعدة", "appreciation"),
+        ("mwen ta renmen jwenn yon kat mesi", "request"),  # thanks closing a request
+        ("je voudrais une tente merci", "request"),
+        ("je suis a Delmas", "other"),  # French "je" is not the Swahili question particle
+        ("nou kote legliz la", "other"),  # Creole "kote" alone is "beside", not a question
         ("hello", "other"),
     ],
 )
