@@ -129,7 +129,7 @@ def classify_feedback_type(
     scored = []
     for order, cat in enumerate(taxonomy.feedback_types.values()):
         hits = m.concept_hits(cat.concept)
-        if hits:
+        if hit_score(hits) >= 1.0:  # weak cues count only in pairs or beside a strong one
             scored.append((hit_score(hits) * cat.weight, -order, cat.slug, hits))
     if not scored:
         return Decision("other", 0.5, source, ())
