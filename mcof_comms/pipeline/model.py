@@ -365,7 +365,8 @@ def train_sector_model(
         for _, lbls in data:
             for label in lbls:
                 counts[label] = counts.get(label, 0) + 1
-        labels = [s for s in taxonomy.label_slugs if counts.get(s, 0) >= min_positives]
+        # a label carried by every example cannot be learnt either: leave it to the lexicon
+        labels = [s for s in taxonomy.label_slugs if min_positives <= counts.get(s, 0) < len(data)]
     unknown = [s for s in labels if s not in taxonomy.label_slugs]
     if unknown:
         raise ValueError(f"unknown label slugs: {unknown}")

@@ -117,3 +117,12 @@ def test_thresholds_never_flood_a_noisy_label() -> None:
     noise = rng.random(400)  # a label the model cannot predict at all
     assert _best_threshold(noise, truth) >= 0.3
     assert (noise >= _best_threshold(noise, truth)).sum() <= 2 * truth.sum()
+
+
+def test_labels_without_negatives_are_left_to_the_lexicon(taxonomy: Taxonomy) -> None:
+    examples = [
+        ("need water and food", {"food", "water_sanitation"}),
+        ("food please", {"food"}),
+    ] * 4
+    model = train_sector_model(examples, taxonomy=taxonomy)
+    assert model.labels == ("water_sanitation",)
