@@ -24,7 +24,6 @@ from config import ROOT, Settings
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
-    OPEN_STATUSES,
     URGENCY_RANK,
     AuditEntry,
     Case,
@@ -110,7 +109,8 @@ class Filed:
 
 def find_open_case(contact_id: int, sector: str | None, *, sensitive: bool) -> Case | None:
     """The contact's open case to join: on the same sector, or any open sensitive case."""
-    query = select(Case).where(Case.contact_id == contact_id, Case.status.in_(OPEN_STATUSES))
+    # "status <> 'closed'" is the predicate of the partial index ix_case_open_contact_sector
+    query = select(Case).where(Case.contact_id == contact_id, Case.status != CaseStatus.CLOSED)
     if sensitive:
         query = query.where(Case.sensitive_category.is_not(None))
     else:
