@@ -95,14 +95,19 @@ def triage(
     model: SectorModel | None = None,
     language_hint: str | None = None,
     active_sectors: Collection[str] | None = None,
+    language_candidates: Collection[str] | None = None,
 ) -> TriageResult:
     """Triage one message. ``language_hint`` (e.g. the contact's chosen language) wins over
-    detection when it is a supported code; ``active_sectors`` None means all are active."""
+    detection when it is a supported code; ``active_sectors`` None means all are active;
+    ``language_candidates`` (e.g. a deployment's languages) restricts detection."""
     matched = match_text(text, taxonomy)
     if language_hint is not None and language_hint.split("-")[0].lower() in SUPPORTED:
         language = LanguageGuess(language_hint.split("-")[0].lower(), 1.0, "hint")
     else:
-        language = detect_language(text)
+        candidates = None
+        if language_candidates is not None:
+            candidates = [c for c in language_candidates if c in SUPPORTED] or None
+        language = detect_language(text, candidates=candidates)
 
     sectors, disagree = _combine(matched, text, taxonomy, model)
     feedback = classify_feedback_type(text, taxonomy=taxonomy, matched=matched)

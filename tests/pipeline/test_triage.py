@@ -85,3 +85,9 @@ def test_strong_keywords_against_the_model_ask_for_review(taxonomy: Taxonomy) ->
     result = triage("good morning, latrines and soap", taxonomy=taxonomy, model=model)
     assert "model_lexicon_disagree" in result.review_reasons
     assert result.explanations["model_lexicon_disagree"] == ["water_sanitation"]
+
+
+def test_language_candidates_restrict_detection(taxonomy: Taxonomy) -> None:
+    result = triage("tunahitaji maji", taxonomy=taxonomy, language_candidates=["ht", "fr", "en"])
+    assert result.language.code in {"ht", "fr", "en"}
+    assert triage("tunahitaji maji", taxonomy=taxonomy).language.code == "sw"
