@@ -151,7 +151,6 @@ def seed(engine: sa.Engine, total: int, small: int) -> int:
 
 def create_broadcast(engine: sa.Engine, operation_id: int, audience: dict[str, Any]) -> int:
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM message WHERE broadcast_id IS NOT NULL"))
         return int(
             conn.execute(
                 sa.text(

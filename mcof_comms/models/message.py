@@ -98,6 +98,13 @@ class Message(TimestampMixin, Base):
             postgresql_where=text("broadcast_id IS NOT NULL AND retry_of_id IS NULL"),
             sqlite_where=text("broadcast_id IS NOT NULL AND retry_of_id IS NULL"),
         ),
+        # resends of a message: progress counts, and deletes check this foreign key
+        Index(
+            "ix_message_retry_of_id",
+            "retry_of_id",
+            postgresql_where=text("retry_of_id IS NOT NULL"),
+            sqlite_where=text("retry_of_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

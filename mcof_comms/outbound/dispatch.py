@@ -602,7 +602,7 @@ class Dispatcher:
         rows, self._accepted = self._accepted, []
         connection = db.session.connection()
         if connection.dialect.name == "postgresql":
-            connection.execute(*_accepted_from_values(rows))
+            connection.execute(*_accepted_from_arrays(rows))
         else:
             connection.execute(_ACCEPTED_BY_ID, rows)
         db.session.commit()
@@ -679,7 +679,9 @@ _ACCEPTED_BY_ID = (
 )
 
 
-_ACCEPTED_FROM_VALUES = (
+#: PostgreSQL: one fixed statement for a whole batch of results (arrays, not a VALUES list
+#: whose length varies), so it is compiled and prepared once, and memory stays flat.
+_ACCEPTED_FROM_ARRAYS = text(
     "UPDATE message SET "
     "status = CASE WHEN message.status_rank < :rank THEN :accepted ELSE message.status END, "
     "status_rank = GREATEST(message.status_rank, :rank), "
@@ -687,36 +689,26 @@ _ACCEPTED_FROM_VALUES = (
     "provider_status = CASE WHEN message.status_rank < :rank THEN v.provider_status "
     "ELSE message.provider_status END, "
     "num_segments = COALESCE(v.segments, message.num_segments), "
-    "sent_at = v.at, updated_at = v.at "
-    "FROM (VALUES {values}) AS v (id, sid, provider_status, segments, at) "
+    "sent_at = :at, updated_at = :at "
+    "FROM (SELECT unnest(CAST(:ids AS INTEGER[])) AS id, "
+    "unnest(CAST(:sids AS VARCHAR[])) AS sid, "
+    "unnest(CAST(:statuses AS VARCHAR[])) AS provider_status, "
+    "unnest(CAST(:segments AS INTEGER[])) AS segments) AS v "
     "WHERE message.id = v.id"
 )
 
 
-def _accepted_from_values(rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
-    """PostgreSQL: one ``UPDATE ... FROM (VALUES ...)`` for a whole batch of results.
-
-    Same effect as ``_ACCEPTED_BY_ID`` per row (the SQLite path), in one round trip.
-    """
-    params: dict[str, Any] = {"rank": _ACCEPTED_RANK, "accepted": MessageStatus.ACCEPTED.value}
-    tuples = []
-    for i, row in enumerate(rows):
-        tuples.append(
-            f"(CAST(:i{i} AS INTEGER), CAST(:s{i} AS VARCHAR), CAST(:p{i} AS VARCHAR), "
-            f"CAST(:n{i} AS INTEGER), CAST(:t{i} AS TIMESTAMPTZ))"
-        )
-        params.update(
-            {
-                f"i{i}": row["b_id"],
-                f"s{i}": row["sid"],
-                f"p{i}": row["provider_status"],
-                f"n{i}": row["segments"],
-                f"t{i}": row["now"],
-            }
-        )
-    # only numbered placeholders are joined into the statement; values travel as parameters
-    statement = text(_ACCEPTED_FROM_VALUES.replace("{values}", ", ".join(tuples)))
-    return statement, params
+def _accepted_from_arrays(rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """Same effect as ``_ACCEPTED_BY_ID`` per row (the SQLite path), in one round trip."""
+    return _ACCEPTED_FROM_ARRAYS, {
+        "rank": _ACCEPTED_RANK,
+        "accepted": MessageStatus.ACCEPTED.value,
+        "at": rows[-1]["now"],
+        "ids": [row["b_id"] for row in rows],
+        "sids": [row["sid"] for row in rows],
+        "statuses": [row["provider_status"] for row in rows],
+        "segments": [row["segments"] for row in rows],
+    }
 
 
 def _send_one(sender: ChannelSender, request: OutboundRequest) -> Any:

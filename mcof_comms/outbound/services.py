@@ -262,33 +262,42 @@ def requeue_stuck_outbound(age_seconds: int, limit: int = 20_000) -> int:
     ``SENDING`` is checked with the provider (``find_sent``) before it is sent again.
     """
     cutoff = utcnow() - timedelta(seconds=age_seconds)
-    rows = db.session.execute(
-        select(Message.id, Message.broadcast_id)
-        .where(
-            Message.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]),
-            Message.direction == Direction.OUT,
-            Message.updated_at <= cutoff,
+    stuck = (
+        Message.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]),
+        Message.direction == Direction.OUT,
+        Message.updated_at <= cutoff,
+    )
+    buckets = list(
+        db.session.scalars(
+            select(func.distinct(Message.id // BUCKET_SIZE)).where(
+                *stuck, Message.broadcast_id.is_not(None)
+            )
         )
-        .order_by(Message.id)
-        .limit(limit)
-    ).all()
+    )
+    single_ids = list(
+        db.session.scalars(
+            select(Message.id)
+            .where(*stuck, Message.broadcast_id.is_(None))
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
     from mcof_comms.broadcasts.services import list_unfinished_broadcasts
 
     broadcast_ids = list_unfinished_broadcasts(cutoff)
     db.session.rollback()  # end the read transaction before talking to Redis
     queued = 0
     try:
-        for bucket in sorted({bucket_of(r.id) for r in rows if r.broadcast_id is not None}):
+        for bucket in sorted(int(b) for b in buckets):
             queued += enqueue_bucket(bucket)
-        for row in rows:
-            if row.broadcast_id is None:
-                job = jobs.enqueue(
-                    jobs.REPLIES,
-                    "mcof_comms.outbound.jobs.send_outbound_message",
-                    row.id,
-                    job_id=f"outbound-{row.id}",
-                )
-                queued += job is not None
+        for message_id in single_ids:
+            job = jobs.enqueue(
+                jobs.REPLIES,
+                "mcof_comms.outbound.jobs.send_outbound_message",
+                message_id,
+                job_id=f"outbound-{message_id}",
+            )
+            queued += job is not None
         from mcof_comms.broadcasts.jobs import enqueue_fan_out
 
         for broadcast_id in broadcast_ids:

@@ -33,10 +33,12 @@ def upgrade():
         batch_op.add_column(sa.Column('retry_of_id', sa.Integer(), nullable=True))
         batch_op.create_index('uq_message_broadcast_contact', ['broadcast_id', 'contact_id'], unique=True, postgresql_where=sa.text(BROADCAST_CONTACT), sqlite_where=sa.text(BROADCAST_CONTACT))
         batch_op.create_foreign_key(batch_op.f('fk_message_retry_of_id_message'), 'message', ['retry_of_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_index('ix_message_retry_of_id', ['retry_of_id'], unique=False, postgresql_where=sa.text('retry_of_id IS NOT NULL'), sqlite_where=sa.text('retry_of_id IS NOT NULL'))
 
 
 def downgrade():
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_retry_of_id', postgresql_where=sa.text('retry_of_id IS NOT NULL'), sqlite_where=sa.text('retry_of_id IS NOT NULL'))
         batch_op.drop_constraint(batch_op.f('fk_message_retry_of_id_message'), type_='foreignkey')
         batch_op.drop_index('uq_message_broadcast_contact', postgresql_where=sa.text(BROADCAST_CONTACT), sqlite_where=sa.text(BROADCAST_CONTACT))
         # the Enum column carries a named CHECK constraint; drop it with its column

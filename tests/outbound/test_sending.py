@@ -219,3 +219,25 @@ def test_reply_to_an_opted_out_contact_is_refused(send_app):
     contact.channels[0].opted_out_at = utcnow()
     with pytest.raises(OutboundError):
         reply_to_contact(contact, "Hello", actor=None)
+
+
+def test_sweeper_recovers_rows_whose_jobs_were_lost(send_app, fake, drain):
+    from mcof_comms.maintenance import sweep
+    from mcof_comms.outbound.dispatch import Dispatcher
+
+    contact = make_inbound(sender=PHONE).contact
+    in_doubt = queue_outbound(contact, "First", kind=MessageKind.REPLY).id
+    never_run = queue_outbound(contact, "Second", kind=MessageKind.REPLY).id
+    db.session.commit()  # committed, but Redis was down: no jobs
+    fake.drop_after_accept(1)
+    Dispatcher().run([[in_doubt]])  # Twilio took it, the answer was lost, then the job too
+    assert reload(in_doubt).status is MessageStatus.SENDING
+    assert reload(never_run).status is MessageStatus.QUEUED
+
+    assert sweep(older_than_seconds=0).outbound == 2
+    drain()
+    assert reload(in_doubt).status is MessageStatus.ACCEPTED
+    assert reload(never_run).status is MessageStatus.ACCEPTED
+    assert reload(in_doubt).send_attempts == 1  # found at the provider, not sent again
+    bodies = [m.body for m in fake.sent_to(PHONE)]
+    assert (bodies.count("First"), bodies.count("Second")) == (1, 1)
