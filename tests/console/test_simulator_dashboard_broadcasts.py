@@ -115,3 +115,33 @@ def test_broadcast_compose_preview_and_send(app: Flask, world: World) -> None:
     progress = client.get(f"/broadcasts/{broadcast_id}/progress").get_json()
     assert progress["total"] == 2
     assert "broadcast" in client.get("/broadcasts").get_data(as_text=True).lower()
+
+
+def test_scheduled_broadcast_waits_for_its_time_in_the_operation_time_zone(
+    app: Flask, world: World
+) -> None:
+    with app.app_context():
+        operation = db.session.get_one(Operation, world.operation)
+        operation.timezone = "America/Port-au-Prince"
+        db.session.commit()
+    client = app.test_client()
+    login(client, "responder@example.org")
+    token = csrf(client, "/broadcasts/new")
+    response = client.post(
+        "/broadcasts/new",
+        data={
+            "operation_id": str(world.operation),
+            "base_language": "en",
+            "text_en": "Distribution on Friday.",
+            "scheduled_at": "2030-01-04T09:00",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        broadcast = db.session.scalars(select(Broadcast)).one()
+        assert broadcast.scheduled_at.isoformat() == "2030-01-04T14:00:00+00:00"  # 09:00 UTC-5
+        broadcast_id = broadcast.id
+    client.post(f"/broadcasts/{broadcast_id}/send", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.get_one(Broadcast, broadcast_id).status is BroadcastStatus.SCHEDULED
