@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import has_request_context, request
+from flask import has_request_context, request, session
 from flask_login import current_user
 
 #: Languages of the system texts sent to people (translations/<code>).
@@ -17,4 +17,6 @@ def select_ui_locale() -> str | None:
         return None
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
         return str(current_user.locale)
+    if session.get("locale") in UI_LOCALES:  # chosen before signing in
+        return str(session["locale"])
     return request.accept_languages.best_match(UI_LOCALES) or "en"

@@ -19,6 +19,17 @@ def _ids(catalog: object) -> set[str]:
     return {str(m.id) if isinstance(m.id, str) else str(m.id[0]) for m in catalog if m.id}  # type: ignore[attr-defined]
 
 
+def _key(message_id: object) -> str:
+    return str(message_id if isinstance(message_id, str) else message_id[0])  # type: ignore[index]
+
+
+def _forms(string: object) -> tuple[str, ...]:
+    """A .po gives plural forms as a tuple, a .mo as a list: compare them alike."""
+    if isinstance(string, str):
+        return (string,)
+    return tuple(string)  # type: ignore[call-overload]
+
+
 def check_catalogs() -> list[str]:
     problems: list[str] = []
     pot_path = TRANSLATIONS / "messages.pot"
@@ -62,6 +73,8 @@ def check_catalogs() -> list[str]:
         locale = po_path.parent.parent.name
         with po_path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
+        if catalog.fuzzy:
+            problems.append(f"{locale}: the catalog header is fuzzy, so compile skips it")
         ids = _ids(catalog)
         if ids != fresh_ids:
             problems.append(
@@ -77,10 +90,8 @@ def check_catalogs() -> list[str]:
             continue
         with mo_path.open("rb") as fh:
             compiled = read_mo(fh)
-        expected = {
-            str(m.id if isinstance(m.id, str) else m.id[0]): m.string for m in catalog if m.id
-        }
-        got = {str(m.id if isinstance(m.id, str) else m.id[0]): m.string for m in compiled if m.id}
+        expected = {_key(m.id): _forms(m.string) for m in catalog if m.id and not m.fuzzy}
+        got = {_key(m.id): _forms(m.string) for m in compiled if m.id}
         if expected != got:
             problems.append(f"{locale}: compiled catalog is stale: run flask translate compile")
     return problems

@@ -39,6 +39,7 @@ def main(path: str) -> None:
             message.string = tuple(value) if isinstance(value, list) else value
             message.flags.discard("fuzzy")
             changed += 1
+        catalog.fuzzy = False  # a fuzzy header makes pybabel compile skip the whole catalog
         with po_path.open("wb") as fh:
             write_po(fh, catalog, omit_header=False, no_location=True, sort_output=True, width=100)
         print(f"{locale}: {changed} filled")

@@ -90,7 +90,9 @@ def test_quick_start_receives_and_processes_a_message(tmp_path):
         status = None
         while time.monotonic() < deadline:
             page = requests.get(
-                base + "/api/v1/messages", headers={"Authorization": f"Bearer {token}"}, timeout=5
+                base + "/api/v1/messages?direction=in",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
             ).json()
             status = page["data"][0]["status"]
             if status == "processed":
