@@ -168,6 +168,9 @@ def main() -> None:
     print(
         f"\ntrain wall time: ours {t_train:.1f}s (incl. 3-fold thresholds), baseline {t_base:.1f}s"
     )
+    for name, m in (("English", model), ("original", model_orig)):
+        tuned = ", ".join(f"{lbl} {t:.2f}" for lbl, t in zip(m.labels, m.thresholds, strict=True))
+        print(f"{name} model: lexicon vote weight {m.lexicon_weight}; thresholds: {tuned}")
     print("\n== original column (rows that have one) ==")
     table({"(e) ours": ours_orig, "baseline": base_orig, "(d) lexicon": cold_orig})
 

@@ -107,8 +107,10 @@ def test_promotion_needs_the_same_example_set() -> None:
 def test_one_text_fast_path_matches_the_batch_path(model: SectorModel) -> None:
     texts = ["we need water and food", "Tanpri nou bezwen dlo", "", "tent tent house destroyed"]
     batch = model.predict_proba([*texts, "padding so the batch path is used"])[: len(texts)]
+    conf = model.confidences([*texts, "padding so the batch path is used"])[: len(texts)]
     for i, text in enumerate(texts):
         assert np.allclose(model.predict_proba([text])[0], batch[i], atol=1e-6)
+        assert np.allclose(model.confidences([text])[0], conf[i], atol=1e-6)
 
 
 def test_thresholds_never_flood_a_noisy_label() -> None:
