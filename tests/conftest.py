@@ -102,6 +102,8 @@ def _truncate(app: Flask) -> None:
         db.session.remove()
         existing = set(sa.inspect(db.engine).get_table_names())
         names = [t.name for t in db.metadata.sorted_tables if t.name in existing]
+        if not names:
+            return
         tables = ", ".join(f'"{name}"' for name in names)
         with db.engine.begin() as conn:
             conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

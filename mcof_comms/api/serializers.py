@@ -12,10 +12,19 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _case_is_sensitive(case_id: int) -> bool:
+    from mcof_comms.extensions import db
+
+    case = db.session.get(Case, case_id)
+    return case is not None and case.sensitive_category is not None
+
+
 def message_json(message: Message, reader: User) -> dict[str, Any]:
     show_numbers = can_see_phone_numbers(reader.role)
     # a sensitive report's words (and the keywords that flagged it) stay with protection staff
-    redacted = message.sensitive_category is not None and not can_see_sensitive(reader.role)
+    case_sensitive = message.case_id is not None and _case_is_sensitive(message.case_id)
+    sensitive = message.sensitive_category is not None or case_sensitive
+    redacted = sensitive and not can_see_sensitive(reader.role)
     return {
         "id": message.id,
         "direction": message.direction.value,
@@ -25,8 +34,8 @@ def message_json(message: Message, reader: User) -> dict[str, Any]:
         "body": None if redacted else message.body,
         "body_redacted": redacted,
         "media": [] if redacted else message.media,
-        "latitude": message.latitude,
-        "longitude": message.longitude,
+        "latitude": None if redacted else message.latitude,
+        "longitude": None if redacted else message.longitude,
         "contact_id": message.contact_id,
         "external_id": message.external_id,
         "from": message.from_address if show_numbers else mask_address(message.from_address),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.sql.elements import ColumnElement
 
 from mcof_comms.api.serializers import contact_json, message_json
 from mcof_comms.auth.permissions import MESSAGE_READERS
 from mcof_comms.auth.tokens import require_token
 from mcof_comms.extensions import csrf, db
-from mcof_comms.models import Channel, Contact, Direction, Message, MessageStatus
+from mcof_comms.models import Case, Channel, Contact, Direction, Message, MessageStatus, Role, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -38,11 +40,55 @@ def _int_arg(name: str, default: int | None = None) -> int | None:
     return int(raw)
 
 
+def visible_messages(user: User) -> sa.Select[tuple[Message]]:
+    """Messages the reader may see: those of cases they may open, and, for admins and
+    coordinators, triaged messages outside any case (keywords, confirmations, broadcasts).
+
+    A message still waiting for triage could be an abuse report: only admins see it.
+    """
+    from mcof_comms.console.services import operation_scope, visible_cases_clause
+
+    in_case = sa.and_(Message.case_id.is_not(None), visible_cases_clause(user))
+    outside: ColumnElement[bool] = sa.false()
+    if user.role is Role.ADMIN:
+        outside = Message.case_id.is_(None)
+    elif user.role is Role.COORDINATOR:
+        outside = sa.and_(
+            Message.case_id.is_(None),
+            Message.sensitive_category.is_(None),
+            Message.status != MessageStatus.RECEIVED,
+        )
+        scope = operation_scope(user)
+        if scope is not None:
+            outside = sa.and_(outside, Message.operation_id.in_(scope))
+    return (
+        select(Message).outerjoin(Case, Case.id == Message.case_id).where(sa.or_(in_case, outside))
+    )
+
+
+def may_view_contact(user: User, contact_id: int) -> bool:
+    """Admins see every contact; others one with a case they may open, and coordinators also
+    one who never had a sensitive case."""
+    from mcof_comms.console.services import visible_cases_clause
+
+    if user.role is Role.ADMIN:
+        return True
+    visible = select(Case.id).where(Case.contact_id == contact_id, visible_cases_clause(user))
+    if db.session.scalar(visible.limit(1)) is not None:
+        return True
+    if user.role is Role.COORDINATOR:
+        sensitive = select(Case.id).where(
+            Case.contact_id == contact_id, Case.sensitive_category.is_not(None)
+        )
+        return db.session.scalar(sensitive.limit(1)) is None
+    return False
+
+
 @bp.get("/messages")
 @require_token(MESSAGE_READERS)
 def list_messages() -> Response:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    query = select(Message).order_by(Message.id.desc())
+    query = visible_messages(g.api_user).order_by(Message.id.desc())
     if (contact_id := _int_arg("contact")) is not None:
         query = query.where(Message.contact_id == contact_id)
     if (channel := _enum_arg("channel", Channel)) is not None:
@@ -74,7 +120,11 @@ def list_messages() -> Response:
 @bp.get("/messages/<int:message_id>")
 @require_token(MESSAGE_READERS)
 def get_message(message_id: int) -> Response:
-    message = db.get_or_404(Message, message_id)
+    message = db.session.scalars(
+        visible_messages(g.api_user).where(Message.id == message_id)
+    ).one_or_none()
+    if message is None:
+        abort(404, description="no such message")
     db.session.commit()
     return jsonify(message_json(message, g.api_user))
 
@@ -83,6 +133,8 @@ def get_message(message_id: int) -> Response:
 @require_token(MESSAGE_READERS)
 def get_contact(contact_id: int) -> Response:
     contact = db.get_or_404(Contact, contact_id)
+    if not may_view_contact(g.api_user, contact.id):
+        abort(404, description="no such contact")
     db.session.commit()
     return jsonify(contact_json(contact, g.api_user))
 

@@ -186,7 +186,11 @@ def file_message(
     """
     now = utcnow()
     sensitive = triaged.sensitive_category is not None
-    case = find_open_case(message.contact_id, triaged.sector, sensitive=sensitive)
+    # while a person has an open sensitive case, everything they write joins it: a follow-up
+    # ("please answer me") must not put their story in front of other staff
+    case = find_open_case(message.contact_id, triaged.sector, sensitive=True)
+    if case is None and not sensitive:
+        case = find_open_case(message.contact_id, triaged.sector, sensitive=False)
     due = compute_due_at(
         taxonomy,
         message.created_at or now,
