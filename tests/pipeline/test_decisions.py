@@ -117,6 +117,8 @@ def test_more_keywords_give_more_confidence(taxonomy: Taxonomy) -> None:
         ("there is a child alone near the water point, no parents", "child_protection"),
         ("gang yo vle touye m paske mwen pale", "threat_to_life"),
         ("sometimes I think I will kill myself", "threat_to_life"),
+        ("ils veulent nous tuer parce que nous avons parlé", "threat_to_life"),
+        ("they came to my tent and said they will kill me", "threat_to_life"),
     ],
 )
 def test_sensitivity_catches_direct_and_euphemistic_reports(
@@ -146,6 +148,7 @@ def test_sensitivity_catches_direct_and_euphemistic_reports(
         "we are waiting for the distribution tonight?",
         "the committee leader keeps the list of families",
         "nou grangou, grangou ap touye nou",
+        "hunger is killing us, we have nothing",
     ],
 )
 def test_sensitivity_ignores_innocent_near_misses(taxonomy: Taxonomy, text: str) -> None:
