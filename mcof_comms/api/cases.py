@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from mcof_comms.api.serializers import case_json
 from mcof_comms.api.views import _enum_arg, _int_arg, api_error
@@ -26,7 +26,6 @@ from mcof_comms.models import (
     CaseStatus,
     FeedbackType,
     Message,
-    Role,
     Urgency,
     User,
 )
@@ -43,23 +42,25 @@ _LIFE_THREATENING_OPEN = and_(
 
 
 def visible_cases(user: User) -> ColumnElement[bool]:
-    """SQL form of :func:`may_view_case`."""
-    not_sensitive = Case.sensitive_category.is_(None)
-    if user.role is Role.ADMIN:
-        return true()
-    if user.role is Role.PROTECTION_FOCAL_POINT:
-        return or_(Case.sensitive_category.is_not(None), _LIFE_THREATENING_OPEN)
-    if user.role is Role.COORDINATOR:
-        return not_sensitive
-    if user.role is Role.SECTOR_FOCAL_POINT:
-        sectors = list(user.sectors or [])
-        return and_(not_sensitive, or_(Case.sector.in_(sectors), _LIFE_THREATENING_OPEN))
-    return false()
+    """SQL form of :func:`may_view_case`, within the user's operations."""
+    from mcof_comms.console.services import operation_scope, visible_cases_clause
+
+    if user.role not in MESSAGE_READERS:
+        return false()
+    urgent = and_(Case.sensitive_category.is_(None), _LIFE_THREATENING_OPEN)
+    scope = operation_scope(user)
+    if scope is not None:
+        urgent = and_(urgent, Case.operation_id.in_(scope))
+    return or_(visible_cases_clause(user), urgent)
 
 
 def may_view_case(user: User, case: Case) -> bool:
     """The console's rule, plus: an open life-threatening case that is not sensitive is
     visible to every case worker."""
+    from mcof_comms.console.services import in_scope
+
+    if not in_scope(user, case.operation_id):
+        return False
     if can_view_case(user, case):
         return True
     return (

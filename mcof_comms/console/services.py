@@ -25,6 +25,7 @@ from mcof_comms.models import (
     FeedbackType,
     Membership,
     Message,
+    MessageStatus,
     Operation,
     Role,
     Team,
@@ -438,7 +439,15 @@ def list_inbound_messages(
         Message.direction == Direction.IN,
         sa.or_(
             sa.and_(Message.case_id.is_not(None), visible_cases_clause(user)),
-            sa.and_(Message.case_id.is_(None), sa.true() if without_case else sa.false()),
+            sa.and_(
+                Message.case_id.is_(None),
+                # waiting for triage it could be an abuse report: admins only until then
+                sa.true()
+                if user.role is Role.ADMIN
+                else (Message.status != MessageStatus.RECEIVED)
+                if without_case
+                else sa.false(),
+            ),
         ),
     ]
     if not can_see_sensitive(user.role):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
 from mcof_comms.auth.login import MAX_FAILED_LOGINS
@@ -65,13 +66,18 @@ def test_secure_cookies_in_production(make_app, world: World) -> None:
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
 
 
-def test_open_redirect_after_sign_in_is_ignored(client: FlaskClient, world: World) -> None:
-    page = client.get("/login?next=https://evil.example/")
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/%5Cevil.example/x", "/\\evil.example"]
+)
+def test_open_redirect_after_sign_in_is_ignored(
+    client: FlaskClient, world: World, target: str
+) -> None:
+    page = client.get("/login")
     from tests.console.helpers import csrf_from
 
     token = csrf_from(page.get_data(as_text=True))
     response = client.post(
-        "/login?next=https://evil.example/",
+        f"/login?next={target}",
         data={
             "email": "coordinator@example.org",
             "password": "correct-horse-battery",

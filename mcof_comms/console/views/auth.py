@@ -26,6 +26,8 @@ def _safe_next(target: str | None, default: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
+    if "\\" in target:  # browsers read /\evil.example as //evil.example
+        return default
     return target
 
 
