@@ -40,10 +40,14 @@ def test_inbox_and_case_show_html_as_text(app: Flask, world: World) -> None:
 def test_dashboard_rumour_cluster_shows_html_as_text(app: Flask, world: World) -> None:
     _evil_case(app, world, feedback_type=FeedbackType.RUMOUR)
     client = app.test_client()
-    login(client, "viewer@example.org")
+    login(client, "coordinator@example.org")
     page = client.get("/dashboard").get_data(as_text=True)
     _assert_escaped(page)
     assert "<svg" in page  # charts are inline SVG, rendered on the server
+    viewer = app.test_client()
+    login(viewer, "viewer@example.org")
+    seen = viewer.get("/dashboard").get_data(as_text=True)
+    assert "&lt;script&gt;" not in seen  # a viewer gets counts and keywords, not people's words
 
 
 def test_exports_keep_the_text_and_defuse_formulas(app: Flask, world: World) -> None:

@@ -15,7 +15,7 @@ from mcof_comms.auth.permissions import CASE_WORKERS, can_see_sensitive, can_vie
 from mcof_comms.console import bp, require_roles, services, workflow
 from mcof_comms.console.forms import BulkForm, opts
 from mcof_comms.extensions import db
-from mcof_comms.models import Case, CaseStatus, Channel, FeedbackType, Urgency, User
+from mcof_comms.models import Case, CaseStatus, Channel, FeedbackType, Role, Urgency, User
 
 
 def _enum(enum_cls: type, raw: str | None) -> object | None:
@@ -127,6 +127,14 @@ def bulk() -> Response:
             )
             workflow.assign_case(case, current_user, assignee)
         elif form.action.data == "label":
+            chosen = form.sector.data or None
+            if (
+                chosen
+                and current_user.role is Role.SECTOR_FOCAL_POINT
+                and chosen not in (current_user.sectors or [])
+            ):
+                db.session.rollback()
+                abort(403)  # a sector focal point labels only into their own sectors
             try:
                 workflow.relabel(
                     case,
@@ -147,7 +155,12 @@ def bulk() -> Response:
             if case.status is CaseStatus.CLOSED:
                 skipped += 1
                 continue
-            sent.append(workflow.reply_to_case(case, current_user, text).id)
+            try:
+                reply = workflow.reply_to_case(case, current_user, text)
+            except workflow.WorkflowError:  # e.g. the person opted out: leave the case open
+                skipped += 1
+                continue
+            sent.append(reply.id)
             sent += workflow.change_status(case, current_user, CaseStatus.CLOSED)
     db.session.commit()
     workflow.enqueue_send(sent)
