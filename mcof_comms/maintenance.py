@@ -33,6 +33,9 @@ def sweep(older_than_seconds: int | None = None) -> SweepResult:
     from mcof_comms.outbound.services import requeue_stuck_outbound
 
     outbound = requeue_stuck_outbound(age)
+    from mcof_comms.pipeline.jobs import schedule_retraining
+
+    schedule_retraining()  # idempotent: one job per interval boundary
     if inbound or outbound:
         logger.warning("sweeper re-enqueued %s inbound and %s outbound messages", inbound, outbound)
     return SweepResult(inbound, outbound)
