@@ -39,14 +39,19 @@ SendOutcome = SendResult | Exception
 def classify_twilio_error(status: int | None, code: int | None) -> SendError:
     """Turn an HTTP status and Twilio error code from a REST call into our error kind.
 
-    429/20429 and 5xx are safe to retry: Twilio did not process the request. Authentication
+    429/20429 and 503 are safe to retry: Twilio did not process the request; other 5xx are
+    retried after checking that Twilio did not create the message anyway. Authentication
     failures (401/403, 20003) are ours, not the recipient's, so they are retried rather than
     recorded against the person. Any other 4xx is permanent for this message.
     """
     if code == 20429 or status == 429:
         return TransientSendError(code or 20429, reason=FailureReason.RATE_LIMITED)
     if status is not None and status >= 500:
-        return TransientSendError(code, reason=FailureReason.PROVIDER_ERROR)
+        # 503 is Twilio declining the request; a 500, 502 or 504 from Twilio or a proxy in
+        # front of it may come after the message was created, so check before resending
+        return TransientSendError(
+            code, reason=FailureReason.PROVIDER_ERROR, ambiguous=status in (500, 502, 504)
+        )
     if status in (401, 403) or code in TRANSIENT_CODES:
         retry_after = QUEUE_OVERFLOW_RETRY_AFTER if code == 21611 else None
         return TransientSendError(code, retry_after, reason=failure_reason(code))
