@@ -150,21 +150,9 @@ def _pybabel(*args: str) -> None:
 @translate.command("extract")
 def extract_command() -> None:
     """Extract marked strings into translations/messages.pot."""
-    _pybabel(
-        "extract",
-        "-F",
-        "config/babel.cfg",
-        "-k",
-        "_l",
-        "-k",
-        "lazy_gettext",
-        "--no-location",
-        "--sort-output",
-        "--omit-header",
-        "-o",
-        "translations/messages.pot",
-        ".",
-    )
+    from mcof_comms.translations_check import TRANSLATIONS, extract
+
+    extract(TRANSLATIONS / "messages.pot")
 
 
 @translate.command("update")

@@ -19,6 +19,18 @@ def _ids(catalog: object) -> set[str]:
     return {str(m.id) if isinstance(m.id, str) else str(m.id[0]) for m in catalog if m.id}  # type: ignore[attr-defined]
 
 
+def extract(output: Path) -> None:
+    """Extract every marked string into ``output`` (a .pot), as the catalogs expect."""
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "config/babel.cfg",
+         "-k", "_l", "-k", "lazy_gettext", "--no-location", "--sort-output", "--omit-header",
+         "-o", str(output), "."],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )  # fmt: skip
+
+
 def _key(message_id: object) -> str:
     return str(message_id if isinstance(message_id, str) else message_id[0])  # type: ignore[index]
 
@@ -37,29 +49,7 @@ def check_catalogs() -> list[str]:
         return ["translations/messages.pot is missing: run flask translate extract"]
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "messages.pot"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "babel.messages.frontend",
-                "extract",
-                "-F",
-                "config/babel.cfg",
-                "-k",
-                "_l",
-                "-k",
-                "lazy_gettext",
-                "--no-location",
-                "--sort-output",
-                "--omit-header",
-                "-o",
-                str(fresh),
-                ".",
-            ],
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-        )
+        extract(fresh)
         with fresh.open("rb") as fh:
             fresh_ids = _ids(read_po(fh))
     with pot_path.open("rb") as fh:
