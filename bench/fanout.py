@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="recipients at 100 ms (default: --recipients)",
     )
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--bare", type=int, default=2000, help="bare-loop messages at 0 ms")
     args = parser.parse_args(argv)
 
