@@ -133,14 +133,13 @@ def serve_command(host: str, port: int) -> None:
 
 
 def _seed_defaults() -> None:
-    """Hook for later stages (default operation, taxonomy) to make a fresh install usable."""
-    try:
-        from mcof_comms.setup import seed_defaults
-    except ImportError:
-        return
+    """Make a fresh install usable: taxonomy, default operation, and a living demo inbox."""
+    from mcof_comms.demo import seed_demo_if_empty
+    from mcof_comms.setup import seed_defaults
+
     seed_defaults()
     db.session.commit()
-    __import__("mcof_comms.demo").demo.seed_demo_if_empty()  # console: a living first inbox
+    seed_demo_if_empty()
 
 
 def _pybabel(*args: str) -> None:
@@ -195,7 +194,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(requeue_stuck_command)
     app.cli.add_command(serve_command)
-    app.cli.add_command(__import__("mcof_comms.demo").demo.demo_data_command)  # console
+    from mcof_comms.demo import demo_data_command
+
+    app.cli.add_command(demo_data_command)
     from mcof_comms.pipeline.cli import register_pipeline_cli  # triage: train, operations
 
     register_pipeline_cli(app)

@@ -133,13 +133,9 @@ def _ensure_staff() -> int:
 def seed_demo(messages: int = 400, *, seed: int = 7) -> DemoResult:
     """Seed staff, people and messages through the real receive path and pipeline. Commits."""
     from mcof_comms.console.views.simulator import simulate_inbound
+    from mcof_comms.setup import seed_defaults
 
-    try:
-        from mcof_comms.setup import seed_defaults
-
-        seed_defaults()
-    except ImportError:  # pragma: no cover - before the triage work landed
-        pass
+    seed_defaults()
     made_users = _ensure_staff()
     operation = db.session.scalars(select(Operation).where(Operation.is_default.is_(True))).first()
     if operation is not None:  # the inbox and audience filters offer the operation's areas

@@ -2,17 +2,14 @@
 
 The one seam between cases and the outbound path (``mcof_comms.outbound.services``): its
 ``queue_outbound`` writes the QUEUED row and ``enqueue_outbound_after_commit`` hands it to the
-send queue after the job's transaction commits. Should that module be missing (the embedded
-quick start of an older tree), the row is written here as a QUEUED system message for the
-outbound sweeper.
+send queue after the job's transaction commits.
 """
 
 from __future__ import annotations
 
 import logging
 
-from mcof_comms.extensions import db
-from mcof_comms.models import Direction, Message, MessageKind, MessageStatus
+from mcof_comms.models import Message, MessageKind
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +26,8 @@ def queue_system_message(
 
     None when the outbound path refuses it (no address on that channel).
     """
-    try:
-        from mcof_comms.outbound import services as outbound
-    except ImportError:
-        return _queue_row(inbound, body, case_id=case_id, operation_id=operation_id)
+    from mcof_comms.outbound import services as outbound
+
     try:
         reply = outbound.queue_outbound(
             inbound.contact,
@@ -49,26 +44,4 @@ def queue_system_message(
         logger.warning("no reply to message %s: %s", inbound.id, exc)
         return None
     outbound.enqueue_outbound_after_commit([reply])
-    return reply
-
-
-def _queue_row(
-    inbound: Message, body: str, *, case_id: int | None, operation_id: int | None
-) -> Message:
-    reply = Message(
-        direction=Direction.OUT,
-        channel=inbound.channel,
-        kind=MessageKind.SYSTEM,
-        contact_id=inbound.contact_id,
-        body=body,
-        to_address=inbound.from_address,
-        from_address=inbound.to_address,
-        messaging_service_sid=inbound.messaging_service_sid,
-        reply_to_id=inbound.id,
-        operation_id=operation_id,
-        case_id=case_id,
-    )
-    reply.set_status(MessageStatus.QUEUED)
-    db.session.add(reply)
-    db.session.flush()
     return reply

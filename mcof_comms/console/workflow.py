@@ -8,9 +8,7 @@ it is used, so corrections feed training and sends take the one sending path.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +17,6 @@ from mcof_comms import audit
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
-    URGENCY_RANK,
     Case,
     CaseEvent,
     CaseStatus,
@@ -28,11 +25,9 @@ from mcof_comms.models import (
     FeedbackType,
     Message,
     MessageKind,
-    MessageStatus,
     Urgency,
     User,
 )
-from mcof_comms.outbound.segments import count_segments
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +50,6 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.RESOLVED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.CLOSED}),
     CaseStatus.CLOSED: frozenset({CaseStatus.IN_PROGRESS}),
 }
-
-
-def _service(module: str, name: str) -> Callable[..., Any] | None:
-    """Another area's service when it has landed, else None (the console's fallback is used)."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
 
 
 def _event(case: Case, actor: User | None, kind: str, **detail: Any) -> None:
@@ -98,36 +84,12 @@ def relabel(
     }
     if not changes:
         return
-    theirs = _service("mcof_comms.cases.services", "relabel_case")
-    before = {k: _plain(getattr(case, k)) for k in changes}
-    if theirs is not None:
-        try:
-            theirs(case, actor, **changes)
-        except ValueError as exc:  # a sector the taxonomy does not know
-            raise WorkflowError("unknown sector") from exc
-        audit.record(
-            actor,
-            "case.relabel",
-            "case",
-            case.id,
-            before=before,
-            after={k: _plain(v) for k, v in changes.items()},
-        )
-    else:
-        if sector is not None and "sector" in changes:
-            case.sector = sector
-        if feedback_type is not None and "feedback_type" in changes:
-            case.feedback_type = feedback_type
-        if urgency is not None and "urgency" in changes:
-            case.urgency = urgency
-            case.urgency_rank = URGENCY_RANK[urgency]
-        _event(
-            case,
-            actor,
-            "relabel",
-            before=before,
-            after={k: _plain(v) for k, v in changes.items()},
-        )
+    from mcof_comms.cases.services import relabel_case
+
+    try:
+        relabel_case(case, actor, **changes)  # records the event, the audit and the training
+    except ValueError as exc:  # a sector the taxonomy does not know
+        raise WorkflowError("unknown sector") from exc
     db.session.flush()
 
 
@@ -271,38 +233,20 @@ def reply_to_case(case: Case, actor: User, body: str) -> Message:
         .order_by(Message.id.desc())
         .limit(1)
     )
-    theirs = _service("mcof_comms.outbound.services", "reply_to_contact")
-    message: Message | None = None
-    if theirs is not None:
-        try:
-            message = theirs(
-                case.contact,
-                body,
-                actor=actor,
-                channel=channel,
-                case_id=case.id,
-                reply_to_id=last_in,
-                operation_id=case.operation_id,
-            )
-        except ValueError as exc:  # OutboundError: opted out, no address, too long
-            raise WorkflowError("cannot send") from exc
-    if message is None:
-        address = case.contact.channel(channel)
-        message = Message(
-            direction=Direction.OUT,
+    from mcof_comms.outbound.services import reply_to_contact
+
+    try:
+        message = reply_to_contact(
+            case.contact,
+            body,
+            actor=actor,
             channel=channel,
-            kind=MessageKind.REPLY,
-            contact_id=case.contact_id,
-            body=body,
-            to_address=address.address if address else None,
             case_id=case.id,
             reply_to_id=last_in,
             operation_id=case.operation_id,
-            num_segments=count_segments(body).segments,
-            language=case.language,
         )
-        message.set_status(MessageStatus.QUEUED)
-        db.session.add(message)
+    except ValueError as exc:  # OutboundError: opted out, no address, too long
+        raise WorkflowError("cannot send") from exc
     now = utcnow()
     if case.first_response_at is None:
         case.first_response_at = now
@@ -315,10 +259,12 @@ def reply_to_case(case: Case, actor: User, body: str) -> Message:
 
 
 def enqueue_send(message_ids: list[int]) -> None:
-    """Hand queued messages to the outbound path once it exists; the sweeper catches the rest."""
-    theirs = _service("mcof_comms.outbound.services", "enqueue_outbound")
-    if theirs is not None and message_ids:
-        try:
-            theirs(message_ids)
-        except Exception:  # a queue outage must not lose the committed rows: the sweeper resends
-            logger.warning("could not enqueue %d outbound message(s)", len(message_ids))
+    """Hand queued messages to the send queue after commit; the sweeper catches any it misses."""
+    from mcof_comms.outbound.services import enqueue_outbound
+
+    if not message_ids:
+        return
+    try:
+        enqueue_outbound(message_ids)
+    except Exception:  # a queue outage must not lose the committed rows: the sweeper resends
+        logger.warning("could not enqueue %d outbound message(s)", len(message_ids))
