@@ -54,9 +54,7 @@ class Settings:
     outbound_concurrency: int = 32
     keywords_path: Path = CONFIG_DIR / "keywords.yaml"
     taxonomy_path: Path = CONFIG_DIR / "taxonomy.yaml"
-    model_dir: Path = ROOT / "instance" / "models"
     session_cookie_secure: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
@@ -108,7 +106,6 @@ class Settings:
             stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 120),
             outbound_rate_limit=float(rate) if rate not in (None, "") else None,
             outbound_concurrency=_int(env, "OUTBOUND_CONCURRENCY", 32),
-            model_dir=Path(env.get("MODEL_DIR") or instance / "models"),
             session_cookie_secure=mode == "production",
         )
 
