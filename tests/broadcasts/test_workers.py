@@ -108,7 +108,8 @@ def test_a_reply_overtakes_a_running_broadcast(send_app, fake, workers):
     operation = make_operation()
     seed_contacts(operation, 600)
     replied = seed_contacts(operation, 1)[0]
-    start_broadcast(operation, 100)  # three ranges of 100, 500 (and the reply)
+    # two ranges of 300 rows, 3 s each at 100/s (a burst is at most one second's worth)
+    start_broadcast(operation, 300)
     workers(100)  # one worker: the reply must jump the queue, not find a free worker
     wait_for(lambda: len(fake.sent) >= 30)
     contact = db.session.get_one(Contact, replied)
@@ -121,8 +122,8 @@ def test_a_reply_overtakes_a_running_broadcast(send_app, fake, workers):
     wait_for(lambda: len(fake.sent) >= 601)
     sent_after = [m for m in fake.sent if m.created_at > fake.sent_to(reply_to)[0].created_at]
     # the reply waited for at most the range being sent, not the 500 behind it
-    assert at_reply <= 200
-    assert len(sent_after) >= 400
+    assert at_reply <= 350
+    assert len(sent_after) >= 250
 
 
 def test_worker_killed_mid_broadcast_resumes_without_duplicates(send_app, fake, workers):
