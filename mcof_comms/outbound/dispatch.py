@@ -270,7 +270,8 @@ class Dispatcher:
             self._settle(settled_ids, status, reason)
         if stale:
             plans.extend(self._reconcile(stale, channels, now))
-        db.session.commit()
+        if settle or not plans:
+            db.session.commit()  # else the claim commits this transaction
         return plans
 
     def _channels(self, contact_ids: set[int]) -> dict[int, dict[Channel, Any]]:
