@@ -12,7 +12,7 @@ import redis
 from flask import Flask, Response, request
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -42,10 +42,14 @@ def create_app() -> Flask:
 
     @app.post("/ref")
     def ref() -> Response:
-        row = RefMessage(sid=request.form["MessageSid"], body=request.form.get("Body", ""))
-        db.session.add(row)
+        # the leanest form: one INSERT .. RETURNING, one commit, one enqueue
+        row_id = db.session.execute(
+            insert(RefMessage)
+            .values(sid=request.form["MessageSid"], body=request.form.get("Body", ""))
+            .returning(RefMessage.id)
+        ).scalar_one()
         db.session.commit()
-        queue.enqueue("bench.reference_app.noop", row.id, job_id=f"ref-{row.id}")
+        queue.enqueue("bench.reference_app.noop", row_id, job_id=f"ref-{row_id}")
         return Response('<?xml version="1.0" encoding="UTF-8"?><Response />', mimetype="text/xml")
 
     with app.app_context():

@@ -95,12 +95,16 @@ def enqueue(
     retry: Retry | None = DEFAULT_RETRY,
     at_front: bool = False,
     delay: timedelta | None = None,
+    unique: bool = True,
 ) -> Job | None:
     """Enqueue a job once: a job already waiting or running under ``job_id`` is left alone.
 
     A finished, failed or stopped job with the same id is replaced, so the sweeper can retry
-    what a crash or an outage left behind. Raises ``redis.RedisError`` when Redis is down: the
-    caller decides whether that matters (the webhook does not; the row is already committed).
+    what a crash or an outage left behind. ``unique=False`` skips that check for a caller that
+    knows it is the only one enqueueing this id (the webhook that just inserted the row).
+
+    Raises ``redis.RedisError`` when Redis is down: the caller decides whether that matters
+    (the webhook does not; the row is already committed).
     """
     backend = get_backend()
     queue = backend.queue(stage)
@@ -109,7 +113,7 @@ def enqueue(
         "retry": retry,
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
-        "unique": True,
+        "unique": unique,
     }
     try:
         if delay is not None:

@@ -29,14 +29,18 @@ def process_inbound_message(message_id: int) -> None:
     logger.info("processed message %s", message_id)
 
 
-def enqueue_process_inbound_message(message_id: int) -> bool:
-    """Queue processing; False when Redis is unreachable (the sweeper will pick it up)."""
+def enqueue_process_inbound_message(message_id: int, *, first: bool = False) -> bool:
+    """Queue processing; False when Redis is unreachable (the sweeper will pick it up).
+
+    ``first``: the caller just inserted the row, so no job can exist yet for it.
+    """
     try:
         jobs.enqueue(
             jobs.INBOUND,
             "mcof_comms.inbound.jobs.process_inbound_message",
             message_id,
             job_id=f"inbound-{message_id}",
+            unique=not first,
         )
     except redis.RedisError:
         logger.warning("queue unavailable; message %s waits for the sweeper", message_id)

@@ -248,7 +248,7 @@ def receive_message(inbound: InboundMessage) -> Received:
         message = session.get_one(Message, message_id)
         channel = session.get_one(ContactChannel, channel_id)
         reply = handle_keyword(message, channel, match, answer=not answered_by_twilio)
-    logger.info("received message %s (%s) for contact %s", message_id, kind.value, contact_id)
+    logger.debug("received message %s (%s) for contact %s", message_id, kind.value, contact_id)
     return Received(message_id, created=True, reply=reply, kind=kind)
 
 

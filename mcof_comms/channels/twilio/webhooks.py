@@ -22,10 +22,14 @@ bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 csrf.exempt(bp)
 
 
+EMPTY_TWIML = str(MessagingResponse())
+
+
 def twiml(reply: str | None = None) -> Response:
+    if not reply:
+        return Response(EMPTY_TWIML, mimetype="text/xml")
     response = MessagingResponse()
-    if reply:
-        response.message(reply)
+    response.message(reply)
     return Response(str(response), mimetype="text/xml")
 
 
@@ -62,7 +66,7 @@ def inbound() -> Response:
     except (OperationalError, InterfaceError) as exc:
         return database_unavailable(exc)
     if needs_processing:
-        enqueue_process_inbound_message(message_id)
+        enqueue_process_inbound_message(message_id, first=True)
     return twiml(reply_body)
 
 
