@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mcof_comms.api.serializers import message_json
 from mcof_comms.api.views import api_error
-from mcof_comms.auth.permissions import MESSAGE_READERS
+from mcof_comms.auth.permissions import MESSAGE_READERS, can_see_sensitive
 from mcof_comms.auth.tokens import require_token
 from mcof_comms.broadcasts.jobs import enqueue_fan_out
 from mcof_comms.broadcasts.services import (
@@ -26,8 +26,9 @@ from mcof_comms.broadcasts.services import (
     preview_broadcast,
     request_send,
 )
+from mcof_comms.console.services import in_scope
 from mcof_comms.extensions import csrf, db
-from mcof_comms.models import Broadcast, BroadcastStatus, Channel, Contact, Operation
+from mcof_comms.models import Broadcast, BroadcastStatus, Case, Channel, Contact, Operation
 from mcof_comms.outbound.services import OutboundError, enqueue_outbound, reply_to_contact
 
 bp = Blueprint("api_broadcasts", __name__, url_prefix="/api/v1")
@@ -55,7 +56,7 @@ def _operation(ref: Any) -> Operation:
         operation = db.session.scalars(select(Operation).where(Operation.slug == ref)).first()
     else:
         abort(400, description="operation (slug or id) is required")
-    if operation is None:
+    if operation is None or not in_scope(g.api_user, operation.id):
         abort(404, description="no such operation")
     return operation
 
@@ -76,13 +77,20 @@ def create() -> Any:
     """Create a draft broadcast; answers with it and its preview."""
     data = _json_body()
     operation = _operation(data.get("operation"))
+    audience = data.get("audience") or {}
+    if (
+        isinstance(audience, dict)
+        and audience.get("include_sensitive")
+        and not can_see_sensitive(g.api_user.role)
+    ):
+        abort(403, description="only protection staff may include people with sensitive cases")
     try:
         broadcast = create_broadcast(
             operation,
             actor=g.api_user,
             base_language=str(data.get("base_language") or operation.default_language),
             translations=data.get("translations") or {},
-            audience=data.get("audience") or {},
+            audience=audience,
             variables=data.get("variables") or {},
             templates=data.get("templates") or {},
             scheduled_at=data.get("scheduled_at"),
@@ -97,6 +105,8 @@ def create() -> Any:
 
 def _get(broadcast_id: int) -> Broadcast:
     broadcast: Broadcast = db.get_or_404(Broadcast, broadcast_id)
+    if not in_scope(g.api_user, broadcast.operation_id):
+        abort(404, description="no such broadcast")
     return broadcast
 
 
@@ -182,6 +192,15 @@ def reply(contact_id: int) -> Any:
     case_id = data.get("case_id")
     if case_id is not None and not isinstance(case_id, int):
         abort(400, description="case_id must be a case id")
+    from mcof_comms.api.cases import may_view_case
+    from mcof_comms.api.views import may_view_contact
+
+    if case_id is not None:
+        case = db.session.get(Case, case_id)
+        if case is None or case.contact_id != contact.id or not may_view_case(g.api_user, case):
+            abort(404, description="no such case for this contact")
+    elif not may_view_contact(g.api_user, contact.id):
+        abort(404, description="no such contact")
     try:
         message = reply_to_contact(
             contact, body, actor=g.api_user, channel=channel, case_id=case_id

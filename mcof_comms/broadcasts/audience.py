@@ -151,6 +151,8 @@ def audience_filter(
                 Case.contact_id == Contact.id,
                 Case.operation_id == operation.id,
                 Case.sector.in_(sectors),
+                # case history is a reason to write to someone, never a sensitive case's
+                Case.sensitive_category.is_(None),
             )
         )
     if days := audience.get("last_seen_days"):
