@@ -198,3 +198,27 @@ def test_a_survivors_thread_and_contact_stay_hidden_from_other_staff(
     protection = api_token(Role.PROTECTION_FOCAL_POINT)
     seen = client.get(f"/api/v1/contacts/{contact_id}", headers=auth(protection))
     assert seen.status_code == 200
+
+
+def test_replies_reach_only_cases_the_caller_may_open(client, cases):
+    sea = cases["sea"]
+    coordinator = api_token(Role.COORDINATOR)
+    into_sensitive = client.post(
+        f"/api/v1/contacts/{sea.contact_id}/messages",
+        json={"body": "Hello", "case_id": sea.id},
+        headers=auth(coordinator),
+    )
+    assert into_sensitive.status_code == 404
+    other = cases["health"]
+    wrong_contact = client.post(
+        f"/api/v1/contacts/{other.contact_id}/messages",
+        json={"body": "Hello", "case_id": sea.id},
+        headers=auth(api_token(Role.PROTECTION_FOCAL_POINT)),
+    )
+    assert wrong_contact.status_code == 404
+    allowed = client.post(
+        f"/api/v1/contacts/{other.contact_id}/messages",
+        json={"body": "We are on our way", "case_id": other.id},
+        headers=auth(coordinator),
+    )
+    assert allowed.status_code == 201
