@@ -461,6 +461,13 @@ class Dispatcher:
                     .execution_options(synchronize_session=False)
                 )
             )
+        resent = [p.request.message_id for p in plans if p.reclaimed]
+        if resent:  # not found at the provider after a lost answer: this is a new attempt
+            db.session.execute(
+                update(_table)
+                .where(_table.c.id.in_(resent))
+                .values(send_attempts=_table.c.send_attempts + 1)
+            )
         mine = [p for p in plans if p.request.message_id in claimed]
         rewritten = [p for p in mine if p.changes]
         if rewritten:
@@ -522,6 +529,14 @@ class Dispatcher:
                 continue
             if isinstance(answer, Exception):
                 self.stats.retry += 1  # cannot ask now: keep it SENDING, try again later
+                continue
+            if row.send_attempts >= MAX_SEND_ATTEMPTS:
+                self._settle(
+                    [row.id],
+                    MessageStatus.FAILED,
+                    FailureReason.PROVIDER_ERROR.value,
+                    from_status=MessageStatus.SENDING,
+                )
                 continue
             decision = self._decide(
                 row, channels.get(row.contact_id, {}), self._broadcast(row.broadcast_id), now

@@ -241,3 +241,14 @@ def test_sweeper_recovers_rows_whose_jobs_were_lost(send_app, fake, drain):
     assert reload(in_doubt).send_attempts == 1  # found at the provider, not sent again
     bodies = [m.body for m in fake.sent_to(PHONE)]
     assert (bodies.count("First"), bodies.count("Second")) == (1, 1)
+
+
+def test_a_500_is_reconciled_then_resent_once(send_app, fake, drain):
+    contact = make_inbound(sender=PHONE).contact
+    fake.fail_next(1, status=500, code=20500)  # Twilio may or may not have taken it
+    message = queue_reply(contact, "After a 500")
+    drain()
+    message = reload(message)
+    assert message.status is MessageStatus.ACCEPTED
+    assert [m.body for m in fake.sent_to(PHONE)].count("After a 500") == 1
+    assert message.send_attempts == 2
