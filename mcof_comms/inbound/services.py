@@ -25,6 +25,7 @@ from mcof_comms.models import (
     MessageStatus,
 )
 from mcof_comms.outbound import texts
+from mcof_comms.outbound.status import skip_queued_after_opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +261,7 @@ def handle_keyword(
     if match.kind is KeywordKind.OPT_OUT:
         channel.opted_out_at = now
         channel.opt_out_source = "keyword"
+        skip_queued_after_opt_out(channel.contact_id, channel.channel)
         render = texts.opt_out_confirmation
     elif match.kind is KeywordKind.OPT_IN:
         channel.opted_in_at = now

@@ -12,6 +12,7 @@ from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
     STATUS_RANK,
+    Channel,
     ContactChannel,
     Direction,
     Message,
@@ -117,6 +118,40 @@ def opt_out_channel(message: Message, *, source: str) -> None:
         channel.opted_out_at = utcnow()
         channel.opt_out_source = source
         logger.info("contact %s opted out on %s (%s)", message.contact_id, message.channel, source)
+    skip_queued_after_opt_out(message.contact_id, message.channel)
 
 
-__all__ = ["PROVIDER_STATUSES", "FailureReason", "apply_status_update", "opt_out_channel"]
+def skip_queued_after_opt_out(contact_id: int, channel: Channel) -> int:
+    """Withdraw what still waits to be sent to someone who just opted out on ``channel``.
+
+    The send job checks consent before it paces a batch; a row already checked can wait
+    minutes for its turn at a slow sender, and must not go out after a STOP in between.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        update(Message)
+        .where(
+            Message.contact_id == contact_id,
+            Message.channel == channel,
+            Message.direction == Direction.OUT,
+            Message.status == MessageStatus.QUEUED,
+        )
+        .values(
+            status=MessageStatus.SKIPPED,
+            status_rank=STATUS_RANK[MessageStatus.SKIPPED],
+            failure_reason=FailureReason.OPTED_OUT.value,
+            updated_at=now,
+        )
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
+
+
+__all__ = [
+    "PROVIDER_STATUSES",
+    "FailureReason",
+    "apply_status_update",
+    "opt_out_channel",
+    "skip_queued_after_opt_out",
+]

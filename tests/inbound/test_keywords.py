@@ -153,3 +153,15 @@ def test_advanced_opt_out_is_recorded_without_a_second_answer(app_ctx, twilio_po
     message = db.session.scalars(select(Message)).one()
     assert message.kind is MessageKind.OPT_OUT
     assert message.status is MessageStatus.PROCESSED
+
+
+def test_stop_withdraws_what_still_waits_to_be_sent(app_ctx, twilio_post):
+    from tests.factories import make_outbound
+
+    twilio_post(PATH, inbound_params("Hello", sender="whatsapp:+50937006666"))
+    contact = db.session.scalars(select(Contact)).one()
+    waiting = make_outbound(contact.id, status=MessageStatus.QUEUED, channel=Channel.WHATSAPP)
+    twilio_post(PATH, inbound_params("STOP", sender="whatsapp:+50937006666"))
+    db.session.expire_all()
+    assert waiting.status is MessageStatus.SKIPPED
+    assert waiting.failure_reason == "opted_out"
