@@ -7,7 +7,7 @@ use a fake sender, and the Twilio code stays in ``channels/twilio``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -156,7 +156,9 @@ class ChannelSender(Protocol):
         """Hand one message to the provider; raise PermanentSendError or TransientSendError."""
         ...
 
-    def find_sent(self, to: str, body: str | None, since: datetime) -> SendResult | None:
+    def find_sent(
+        self, to: str, body: str | None, since: datetime, *, exclude: Collection[str] = ()
+    ) -> SendResult | None:
         """Return the message the provider accepted for ``to`` since ``since``, if any.
 
         Used after a crash or an ambiguous error: "did the provider already accept this?".

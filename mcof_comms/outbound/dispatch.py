@@ -510,11 +510,24 @@ class Dispatcher:
         if not mine:
             return []
 
+        # sids we already hold for these addresses belong to other rows (the same text sent
+        # twice to one person): never adopt one of those
+        known = set(
+            db.session.scalars(
+                select(_table.c.external_id).where(
+                    _table.c.to_address.in_({row.to_address for row in mine}),
+                    _table.c.external_id.is_not(None),
+                    _table.c.created_at >= now - timedelta(days=2),
+                )
+            )
+        )
+        db.session.commit()
+
         def ask(row: Any) -> SendResult | Exception | None:
             since = row.send_attempted_at or now - timedelta(hours=1)
             body = None if row.route == SendRoute.TEMPLATE.value else row.body
             try:
-                return self.sender.find_sent(row.to_address, body, since)
+                return self.sender.find_sent(row.to_address, body, since, exclude=known)
             except Exception as exc:  # decided per row below
                 return exc
 

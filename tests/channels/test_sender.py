@@ -245,6 +245,18 @@ def test_find_sent_sees_queued_and_sent_messages(fake: FakeTwilio, sender: Twili
     assert found_any.sid in {queued.sid, sent.sid}
 
 
+def test_find_sent_never_returns_a_sid_another_row_holds(
+    fake: FakeTwilio, sender: TwilioSender
+) -> None:
+    since = datetime.now(UTC)
+    earlier = sender.send(sms(body="OK"))  # the same text, sent before to the same person
+    assert sender.find_sent(TO, "OK", since, exclude={earlier.sid}) is None
+    again = sender.send(sms(body="OK"))
+    found = sender.find_sent(TO, "OK", since, exclude={earlier.sid})
+    assert found is not None
+    assert found.sid == again.sid
+
+
 def test_find_sent_ignores_messages_before_since(fake: FakeTwilio, sender: TwilioSender) -> None:
     sender.send(sms(body="old"))
     later = datetime.now(UTC) + timedelta(minutes=10)  # beyond the clock-skew allowance

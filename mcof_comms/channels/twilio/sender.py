@@ -6,7 +6,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Collection, Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,14 +144,17 @@ class TwilioSender:
         logger.debug("twilio accepted message %s as %s", request.message_id, instance.sid)
         return _result(instance)
 
-    def find_sent(self, to: str, body: str | None, since: datetime) -> SendResult | None:
+    def find_sent(
+        self, to: str, body: str | None, since: datetime, *, exclude: Collection[str] = ()
+    ) -> SendResult | None:
         """Return the newest outbound message to ``to`` created since ``since`` with this body.
 
         Two queries: messages *sent* since then (``DateSent>``), then the newest messages to that
         address whatever their date sent, because a message still queued at Twilio (a slow sender,
         a Messaging Service) has no date sent yet. ``body`` None matches any body (templates).
         ``since`` is widened by ``clock_skew`` (our clock against Twilio's, whose dates have
-        whole seconds). Raises TransientSendError when Twilio cannot be asked right now.
+        whole seconds). Sids in ``exclude`` (already recorded on other rows) never match.
+        Raises TransientSendError when Twilio cannot be asked right now.
         """
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
@@ -168,7 +171,7 @@ class TwilioSender:
             except TwilioException as exc:
                 raise _read_error(exc) from exc
             for instance in instances:
-                if _matches(instance, body, since):
+                if instance.sid not in exclude and _matches(instance, body, since):
                     return _result(instance)
         return None
 
