@@ -80,14 +80,16 @@ class SendRoute(enum.StrEnum):
 class Message(TimestampMixin, Base):
     __tablename__ = "message"
     __table_args__ = (
-        # the sweeper's and the inbox's scans: rows in one status, oldest first
+        # the sweeper's and the inbox's scans: rows in one status, oldest first (the sweeper's
+        # "received, older than N seconds" uses it too, so no partial index of its own)
         Index("ix_message_status_created", "status", "created_at"),
         Index("ix_message_contact_created", "contact_id", "created_at"),
+        # the self-referencing foreign key needs its own index: deletes cascade through it
         Index(
-            "ix_message_received",
-            "created_at",
-            postgresql_where=text("status = 'received'"),
-            sqlite_where=text("status = 'received'"),
+            "ix_message_reply_to_id",
+            "reply_to_id",
+            postgresql_where=text("reply_to_id IS NOT NULL"),
+            sqlite_where=text("reply_to_id IS NOT NULL"),
         ),
         # one message per contact per broadcast: a resumed fan-out inserts nothing twice
         Index(
