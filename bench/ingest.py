@@ -60,6 +60,15 @@ def reset_services() -> None:
         check=True,
         capture_output=True,
     )
+    # analysis only: BENCH_DROP_INDEXES=ix_a,ix_b measures what those indexes cost the webhook
+    drop = [name for name in os.environ.get("BENCH_DROP_INDEXES", "").split(",") if name]
+    if drop:
+        engine = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for name in drop:
+                conn.execute(sa.text(f'DROP INDEX IF EXISTS "{name}"'))
+        engine.dispose()
+        print(f"dropped indexes for this run: {', '.join(drop)}")
 
 
 def app_env() -> dict[str, str]:

@@ -84,6 +84,20 @@ class Message(TimestampMixin, Base):
         # "received, older than N seconds" uses it too, so no partial index of its own)
         Index("ix_message_status_created", "status", "created_at"),
         Index("ix_message_contact_created", "contact_id", "created_at"),
+        # partial: an inbound message is inserted without a case or a broadcast, so the webhook
+        # pays for neither index
+        Index(
+            "ix_message_case_id",
+            "case_id",
+            postgresql_where=text("case_id IS NOT NULL"),
+            sqlite_where=text("case_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_message_broadcast_id",
+            "broadcast_id",
+            postgresql_where=text("broadcast_id IS NOT NULL"),
+            sqlite_where=text("broadcast_id IS NOT NULL"),
+        ),
         # the self-referencing foreign key needs its own index: deletes cascade through it
         Index(
             "ix_message_reply_to_id",
@@ -131,11 +145,9 @@ class Message(TimestampMixin, Base):
     num_segments: Mapped[int | None]
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operation.id"))
-    case_id: Mapped[int | None] = mapped_column(
-        ForeignKey("feedback_case.id", ondelete="SET NULL"), index=True
-    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_case.id", ondelete="SET NULL"))
     broadcast_id: Mapped[int | None] = mapped_column(
-        ForeignKey("broadcast.id", ondelete="SET NULL"), index=True
+        ForeignKey("broadcast.id", ondelete="SET NULL")
     )
     # triage: filled by the pipeline, corrected by coordinators
     language: Mapped[str | None] = mapped_column(String(16))

@@ -1,4 +1,5 @@
-"""index message.reply_to_id; drop the partial index the (status, created_at) index covers
+"""message indexes: reply_to_id; case_id and broadcast_id partial; drop the one (status,
+created_at) covers. An inbound insert, the webhook's hot path, then touches fewer indexes.
 
 Revision ID: 0006
 Revises: 0005
@@ -18,6 +19,18 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_case_id')
+        batch_op.drop_index('ix_message_broadcast_id')
+        batch_op.create_index(
+            'ix_message_case_id', ['case_id'], unique=False,
+            postgresql_where=sa.text('case_id IS NOT NULL'),
+            sqlite_where=sa.text('case_id IS NOT NULL'),
+        )
+        batch_op.create_index(
+            'ix_message_broadcast_id', ['broadcast_id'], unique=False,
+            postgresql_where=sa.text('broadcast_id IS NOT NULL'),
+            sqlite_where=sa.text('broadcast_id IS NOT NULL'),
+        )
         batch_op.create_index(
             'ix_message_reply_to_id', ['reply_to_id'], unique=False,
             postgresql_where=sa.text('reply_to_id IS NOT NULL'),
@@ -32,6 +45,10 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_case_id')
+        batch_op.drop_index('ix_message_broadcast_id')
+        batch_op.create_index('ix_message_case_id', ['case_id'], unique=False)
+        batch_op.create_index('ix_message_broadcast_id', ['broadcast_id'], unique=False)
         batch_op.create_index(
             'ix_message_received', ['created_at'], unique=False,
             postgresql_where=sa.text("status = 'received'"),

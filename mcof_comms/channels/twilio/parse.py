@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -17,8 +18,13 @@ class MalformedRequest(ValueError):
     """A webhook we cannot accept; the message is the reason given back in the 400."""
 
 
+@functools.lru_cache(maxsize=20_000)
 def parse_address(raw: str, *, default_region: str | None = None) -> Address:
-    """Normalise a Twilio ``From``: SMS and WhatsApp forms of one number share its E.164."""
+    """Normalise a Twilio ``From``: SMS and WhatsApp forms of one number share its E.164.
+
+    Cached: the same people write again and again, and parsing a number is the costliest step
+    of reading a webhook. A rejected address raises every time (exceptions are not cached).
+    """
     value = raw.strip()
     if not value:
         raise MalformedRequest("From is empty")
