@@ -469,6 +469,8 @@ def list_inbound_messages(
         clauses.append(Message.created_at < _start_of(filters.date_to + timedelta(days=1)))
     if filters.q:
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        # search covers triaged feedback (the indexed part), not keywords or untriaged rows
+        clauses.append(Message.case_id.is_not(None))
         clauses.append(Message.body.ilike(pattern + "%", escape="\\"))
     if cursor and cursor.isdigit():
         clauses.append(Message.id < int(cursor))

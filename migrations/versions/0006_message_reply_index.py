@@ -1,5 +1,6 @@
-"""message indexes: reply_to_id; case_id and broadcast_id partial; drop the one (status,
-created_at) covers. An inbound insert, the webhook's hot path, then touches fewer indexes.
+"""message indexes: reply_to_id; case_id, broadcast_id and the trigram search index partial
+(filled once triage files a message in a case); drop the one (status, created_at) covers. An
+inbound insert, the webhook's hot path, then touches fewer indexes and no GIN index.
 
 Revision ID: 0006
 Revises: 0005
@@ -19,6 +20,12 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_body_trgm', postgresql_using='gin', sqlite_where=sa.text('0'))
+        batch_op.create_index(
+            'ix_message_body_trgm', ['body'], unique=False, postgresql_using='gin',
+            postgresql_ops={'body': 'gin_trgm_ops'},
+            postgresql_where=sa.text('case_id IS NOT NULL'), sqlite_where=sa.text('0'),
+        )
         batch_op.drop_index('ix_message_case_id')
         batch_op.drop_index('ix_message_broadcast_id')
         batch_op.create_index(
@@ -45,6 +52,11 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_body_trgm', postgresql_using='gin', sqlite_where=sa.text('0'))
+        batch_op.create_index(
+            'ix_message_body_trgm', ['body'], unique=False, postgresql_using='gin',
+            postgresql_ops={'body': 'gin_trgm_ops'}, sqlite_where=sa.text('0'),
+        )
         batch_op.drop_index('ix_message_case_id')
         batch_op.drop_index('ix_message_broadcast_id')
         batch_op.create_index('ix_message_case_id', ['case_id'], unique=False)
