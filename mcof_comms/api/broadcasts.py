@@ -49,6 +49,13 @@ def _error(exc: BroadcastError | OutboundError, status: int = 400) -> tuple[Resp
     return jsonify(error=str(exc)), code
 
 
+@bp.errorhandler(BroadcastError)
+def broadcast_refused(exc: BroadcastError) -> tuple[Response, int]:
+    """A refused transition (already sent, needs approval, own broadcast...): nothing changes."""
+    db.session.rollback()
+    return _error(exc)
+
+
 def _operation(ref: Any) -> Operation:
     if isinstance(ref, int) and not isinstance(ref, bool):
         operation = db.session.get(Operation, ref)
@@ -135,11 +142,7 @@ def preview(broadcast_id: int) -> Response:
 def send(broadcast_id: int) -> Any:
     """Send now or at its time; above the size limit it waits for a second user's approval."""
     broadcast = _get(broadcast_id)
-    try:
-        data = request_send(broadcast, actor=g.api_user)
-    except BroadcastError as exc:
-        db.session.rollback()
-        return _error(exc)
+    data = request_send(broadcast, actor=g.api_user)
     db.session.commit()
     _start_fan_out(broadcast)
     return jsonify(status=broadcast.status.value, preview=data), 202
@@ -150,11 +153,7 @@ def send(broadcast_id: int) -> Any:
 def approve(broadcast_id: int) -> Any:
     """Approve a broadcast someone else created; one waiting for approval then starts."""
     broadcast = _get(broadcast_id)
-    try:
-        approve_broadcast(broadcast, actor=g.api_user)
-    except BroadcastError as exc:
-        db.session.rollback()
-        return _error(exc)
+    approve_broadcast(broadcast, actor=g.api_user)
     db.session.commit()
     _start_fan_out(broadcast)
     return jsonify(status=broadcast.status.value, approved_by=broadcast.approved_by_id)
@@ -165,11 +164,7 @@ def approve(broadcast_id: int) -> Any:
 def cancel(broadcast_id: int) -> Any:
     """Stop the fan-out and cancel what has not been handed to the provider yet."""
     broadcast = _get(broadcast_id)
-    try:
-        canceled = cancel_broadcast(broadcast, actor=g.api_user)
-    except BroadcastError as exc:
-        db.session.rollback()
-        return _error(exc)
+    canceled = cancel_broadcast(broadcast, actor=g.api_user)
     db.session.commit()
     return jsonify(status=broadcast.status.value, canceled_messages=canceled)
 
