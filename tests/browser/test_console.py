@@ -90,3 +90,22 @@ def test_sector_focal_point_cannot_open_other_sectors_or_sensitive_cases(
         expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
     response = page.goto(f"{live.url}/cases/{live.health}")
     assert response.status == 200
+
+
+def test_inbox_and_case_fit_a_phone_screen(browser: Any, live: Live) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    context.set_default_timeout(10_000)
+    phone = context.new_page()
+    try:
+        sign_in(phone, live, Role.COORDINATOR)
+        expect(phone.get_by_role("heading", name="Inbox")).to_be_visible()
+        reference = live.references[live.shelter]
+        expect(phone.get_by_role("link", name=reference)).to_be_visible()
+        # nothing wider than the screen: no sideways scrolling to read a case
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        phone.get_by_role("link", name=reference).click()
+        expect(phone.get_by_role("heading", level=1)).to_contain_text(reference)
+        expect(phone.get_by_role("button", name="Send reply")).to_be_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    finally:
+        context.close()
