@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import free_port  # noqa: E402
+from tests.servers import free_port, start_gunicorn, stop  # noqa: E402
 
 PG = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_bench_ingest"
@@ -42,7 +42,6 @@ TOKEN = "bench-auth-token"  # noqa: S105 (a throwaway token for a local benchmar
 ACCOUNT = "AC" + "b" * 32
 DURATION = int(os.environ.get("BENCH_SECONDS", "15"))
 CONNECTIONS = 16
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--log-level", "error"]
 
 
 def reset_services() -> None:
@@ -81,29 +80,6 @@ def app_env() -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": TOKEN,
         "QUEUE_PREFIX": "mcofbench",
     }
-
-
-def start(module: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", module, "--bind", f"127.0.0.1:{port}", *GUNICORN],
-        cwd=ROOT,
-        env=app_env(),
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
-            return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{module} did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(15)
 
 
 def signed_requests(url: str, count: int, prefix: str) -> list[tuple[str, str]]:
@@ -229,8 +205,8 @@ def main() -> None:
     count = 3000 * DURATION
     tmp = Path(tempfile.mkdtemp(prefix="mcof-bench-"))
     results: dict[str, dict[str, float]] = {}
-    full = start("app:app", full_port)
-    ref = start("bench.reference_app:app", ref_port)
+    full = start_gunicorn(app_env(), full_port, timeout=30)
+    ref = start_gunicorn(app_env(), ref_port, module="bench.reference_app:app", timeout=30)
     try:
         for round_ in (1, 2):
             for name, url in (("full", full_url), ("reference", ref_url)):
@@ -255,7 +231,9 @@ def main() -> None:
     queued = redis.Redis.from_url(REDIS).llen("rq:queue:mcofbench-inbound")
 
     f, r = results["full"], results["reference"]
-    print(f"gunicorn {' '.join(GUNICORN)}; wrk -t2 -c{CONNECTIONS} -d{DURATION}s; best of 2 rounds")
+    print(
+        f"gunicorn 2 workers x 4 gthread threads (tests/servers.py); wrk -t2 -c{CONNECTIONS} -d{DURATION}s; best of 2 rounds"
+    )
     print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     print(
         f"{'full inbound webhook':28}{f['rps']:>10.0f}{f['p50']:>10.2f}{f['p99']:>10.2f}{f['non2xx']:>10}"

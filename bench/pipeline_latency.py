@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from tests.servers import free_port, start_gunicorn, stop  # noqa: E402
 
 PG = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_bench_triage"
@@ -109,39 +109,6 @@ def start_fake_twilio() -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("fake Twilio did not start")
 
 
-def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "app:app",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--log-level",
-            "error",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "worker"],
@@ -151,15 +118,6 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def stop(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def signed(url: str, n: int, prefix: str) -> tuple[str, str, str]:
@@ -263,7 +221,7 @@ def main() -> None:
     finally:
         engine.dispose()
         for process in reversed(started):
-            stop(process)
+            stop(process, wait=15)
 
 
 def measure(engine: sa.Engine, url: str) -> None:

@@ -21,47 +21,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_gunicorn(
+    env: Mapping[str, str],
+    port: int,
+    *,
+    module: str = "app:app",
+    workers: int = 2,
+    threads: int = 4,
+    timeout: float = 60,
+) -> subprocess.Popen[bytes]:
+    """Start gunicorn on loopback with exactly ``env`` and return once ``/healthz`` answers.
+
+    Shared by the tests and the benchmarks, so both measure the same server set-up.
+    """
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", module,
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--log-level", "warning",
+        ],
+        cwd=ROOT,
+        env=dict(env),
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            return process
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"gunicorn ({module}) did not start") from None
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes], wait: float = 10) -> None:
+    """Ask a server or worker to finish (SIGTERM), then kill it after ``wait`` seconds."""
+    process.terminate()
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def gunicorn(env: Mapping[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[str]:
     """Run ``gunicorn app:app`` with ``env`` and yield its base URL once it answers."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "app:app",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        start_new_session=True,
+    process = start_gunicorn(
+        {**os.environ, **env}, port, workers=workers, threads=threads, timeout=30
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.1)
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
