@@ -233,25 +233,20 @@ def sync_operation(
             select(Team.slug, Team.id).where(Team.operation_id == operation.id)
         )
     }
-    for slug in taxonomy.sectors:
+    # a sector goes to its own team, a referral category to the referral desk
+    categories = [(slug, CategoryKind.SECTOR, team_ids[slug]) for slug in taxonomy.sectors]
+    categories += [
+        (slug, CategoryKind.REFERRAL, team_ids[REFERRAL_TEAM]) for slug in taxonomy.referrals
+    ]
+    for slug, kind, team_id in categories:
         _insert_ignore(
             OperationSector.__table__,
             operation_id=operation.id,
             slug=slug,
-            kind=CategoryKind.SECTOR.value,
+            kind=kind.value,
             active=True,
             priority=0,
-            team_id=team_ids[slug],
-        )
-    for slug in taxonomy.referrals:
-        _insert_ignore(
-            OperationSector.__table__,
-            operation_id=operation.id,
-            slug=slug,
-            kind=CategoryKind.REFERRAL.value,
-            active=True,
-            priority=0,
-            team_id=team_ids[REFERRAL_TEAM],
+            team_id=team_id,
         )
     if active_sectors is not None:
         wanted = set(active_sectors)
