@@ -67,6 +67,14 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
+def among(column: Any, values: list[int], dialect: str) -> Any:
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``), so the statement
+    text does not change with the list's length and psycopg can keep it prepared."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(values)
+
+
 def insert_for(bind: sa.engine.Connection | sa.engine.Engine | Any, table: Any) -> Any:
     """An INSERT that supports ``on_conflict_do_nothing`` on both PostgreSQL and SQLite."""
     name = bind.dialect.name

@@ -42,7 +42,7 @@ from mcof_comms.channels.base import (
     SendResult,
     TransientSendError,
 )
-from mcof_comms.db import utcnow
+from mcof_comms.db import among, utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
     STATUS_RANK,
@@ -171,6 +171,7 @@ class Dispatcher:
         self._last_flush = time.monotonic()
         self._broadcasts: dict[int, tuple[BroadcastStatus, dict[str, Any]]] = {}
         self._rates: dict[str, float | None] = {}
+        self._dialect = db.session.get_bind().dialect.name
 
     # public ------------------------------------------------------------------------------
 
@@ -231,7 +232,7 @@ class Dispatcher:
                 _table.c.route,
                 _table.c.retry_of_id,
             ).where(
-                _table.c.id.in_(ids),
+                among(_table.c.id, ids, self._dialect),
                 _table.c.direction == Direction.OUT.value,
                 _table.c.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value]),
             )
@@ -285,7 +286,7 @@ class Dispatcher:
                 table.c.last_inbound_at,
                 table.c.opted_out_at,
                 table.c.opted_in_at,
-            ).where(table.c.contact_id.in_(contact_ids))
+            ).where(among(table.c.contact_id, list(contact_ids), self._dialect))
         ):
             opted_out = row.opted_out_at is not None and (
                 row.opted_in_at is None or row.opted_in_at < row.opted_out_at
@@ -305,7 +306,7 @@ class Dispatcher:
         found = db.session.execute(
             select(_table.c.contact_id, _table.c.body)
             .where(
-                _table.c.contact_id.in_(contact_ids),
+                among(_table.c.contact_id, list(contact_ids), self._dialect),
                 _table.c.direction == Direction.OUT.value,
                 _table.c.created_at >= now - REPEAT_WINDOW,
                 _table.c.status.in_([s.value for s in SENT_STATUSES]),
@@ -448,7 +449,10 @@ class Dispatcher:
             claimed.update(
                 db.session.scalars(
                     update(Message)
-                    .where(Message.id.in_(ids), Message.status == MessageStatus.QUEUED)
+                    .where(
+                        among(_table.c.id, ids, self._dialect),
+                        Message.status == MessageStatus.QUEUED,
+                    )
                     .values(
                         status=MessageStatus.SENDING,
                         status_rank=STATUS_RANK[MessageStatus.SENDING],

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Collection, Generator, Iterable
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import requests as requests_lib
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.rest import Client
@@ -81,6 +86,12 @@ def _transport_error(exc: requests_lib.RequestException) -> TransientSendError:
     return TransientSendError(None, reason=FailureReason.PROVIDER_ERROR, ambiguous=ambiguous)
 
 
+def _aiohttp_error(exc: aiohttp.ClientError | TimeoutError) -> TransientSendError:
+    """Connection refused or never opened: not sent. Anything later: the provider may have it."""
+    never = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    return TransientSendError(None, reason=FailureReason.PROVIDER_ERROR, ambiguous=not never)
+
+
 def _create_kwargs(request: OutboundRequest) -> dict[str, Any]:
     if bool(request.from_) == bool(request.messaging_service_sid):
         raise ValueError("give exactly one of from_ and messaging_service_sid")
@@ -113,19 +124,28 @@ def _result(instance: Any) -> SendResult:
 
 
 class TwilioSender:
-    """ChannelSender for one Twilio account, safe to share between threads."""
+    """ChannelSender for one Twilio account, safe to share between threads.
+
+    ``send`` and ``find_sent`` block on twilio-python's requests transport. ``send_many``
+    overlaps requests on one event loop thread with its aiohttp transport (``async_client``,
+    by default the twin of ``client``), opened on first use and kept for the process.
+    """
 
     def __init__(
         self,
         client: Client,
         *,
+        async_client: Client | None = None,
         find_limit: int = 50,
         clock_skew: timedelta = timedelta(seconds=120),
     ) -> None:
         self._client = client
         self._messages = client.api.v2010.account.messages
+        self._async_client = async_client
         self._find_limit = find_limit
         self._clock_skew = clock_skew
+        self._loop_lock = threading.Lock()
+        self._loop_thread: _LoopThread | None = None
 
     def send(self, request: OutboundRequest) -> SendResult:
         """Create one message; raise PermanentSendError or TransientSendError on failure."""
@@ -187,12 +207,11 @@ class TwilioSender:
         Each outcome is a SendResult or the exception ``send`` raised (PermanentSendError,
         TransientSendError, ValueError for a malformed request). Results come in completion order.
         ``requests`` is consumed on the caller's thread only (it may be a database cursor);
-        ``before_send`` runs on the sending thread just before each send, e.g. the shared pace
+        ``before_send`` runs just before each send, off the caller's thread, e.g. the shared pace
         ``lambda r: limiter.wait(sender_key, rate, cost=count_segments(r.body).segments)``;
-        if it raises, that exception is the outcome and nothing is sent. Keep the client's
-        ``pool_size`` >= ``max_in_flight``. If the caller stops iterating early, sends already
-        started finish but their outcomes are lost: treat those messages as ambiguous
-        (``find_sent``).
+        if it raises, that exception is the outcome and nothing is sent. If the caller stops
+        iterating early, sends already started finish but their outcomes are lost: treat those
+        messages as ambiguous (``find_sent``).
         """
         if max_in_flight <= 1:
             for request in requests:
@@ -212,9 +231,88 @@ class TwilioSender:
         except Exception as exc:  # handed to the caller, which decides per message
             return exc
 
+    async def send_async(self, request: OutboundRequest) -> SendResult:
+        """``send`` on the event loop of ``send_many``: same outcomes, same error kinds."""
+        kwargs = _create_kwargs(request)
+        messages = self._async_messages()
+        try:
+            instance = await messages.create_async(**kwargs)
+        except TwilioRestException as exc:
+            raise classify_twilio_error(exc.status, _int_or_none(exc.code)) from exc
+        except TwilioServiceException as exc:
+            raise classify_twilio_error(exc.status, _int_or_none(exc.code)) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _aiohttp_error(exc) from exc
+        except (TwilioException, ValueError) as exc:
+            raise TransientSendError(None, ambiguous=True) from exc
+        logger.debug("twilio accepted message %s as %s", request.message_id, instance.sid)
+        return _result(instance)
+
+    def _async_messages(self) -> Any:
+        if self._async_client is None:
+            from mcof_comms.channels.twilio.client import async_twin
+
+            self._async_client = async_twin(self._client)
+        return self._async_client.api.v2010.account.messages
+
+    def _loop(self) -> _LoopThread:
+        with self._loop_lock:
+            if self._loop_thread is None or not self._loop_thread.alive():
+                self._async_messages()  # the twin client exists before the loop can use it
+                self._loop_thread = _LoopThread(self._async_client)
+                weakref.finalize(self, self._loop_thread.stop)
+            return self._loop_thread
+
+    def close(self) -> None:
+        """Close the fan-out connections and stop the loop thread; ``send`` stays usable."""
+        with self._loop_lock:
+            thread, self._loop_thread = self._loop_thread, None
+        if thread is not None:
+            thread.stop()
+
+
+class _LoopThread:
+    """An event loop on a daemon thread, for this process (a fork gets a new one)."""
+
+    def __init__(self, client: Client | None) -> None:
+        self.pid = os.getpid()
+        self._client = client
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="twilio-send", daemon=True
+        )
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self.pid == os.getpid() and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Close the client's connections on the loop, then stop it (at exit too)."""
+        if not self.alive() or self.loop.is_closed():
+            return
+        close = getattr(getattr(self._client, "http_client", None), "close", None)
+        if close is not None:
+            try:
+                self.run(close()).result(timeout=5)
+            except Exception:  # closing is best effort: the process may be on its way out
+                logger.debug("closing the fan-out connections failed", exc_info=True)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+    def submit(self, callback: Callable[..., Any], *args: Any) -> None:
+        self.loop.call_soon_threadsafe(callback, *args)
+
+    def run(self, coroutine: Any) -> Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+
+_NOT_SENT = object()  # a request dropped because the caller stopped listening
+
 
 class _Fanout:
-    """Worker threads fed through a queue, so the caller's iterable stays on the caller's thread."""
+    """Requests handed to the event loop as they are read; outcomes come back through a queue."""
 
     def __init__(
         self,
@@ -225,52 +323,69 @@ class _Fanout:
         self._sender = sender
         self._before_send = before_send
         self._size = max_in_flight
-        self._todo: queue.SimpleQueue[OutboundRequest | None] = queue.SimpleQueue()  # None: stop
-        self._cancelled = threading.Event()
-        self._done: queue.SimpleQueue[tuple[OutboundRequest, SendOutcome]] = queue.SimpleQueue()
+        self._loop = sender._loop()
+        self._slots: asyncio.Semaphore | None = None
+        self._cancelled = False
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        self._done: queue.SimpleQueue[tuple[OutboundRequest, Any]] = queue.SimpleQueue()
 
-    def _work(self) -> None:
-        while True:
-            item = self._todo.get()
-            if item is None:
+    def _start(self, request: OutboundRequest) -> None:  # on the loop
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._size)
+        task = asyncio.ensure_future(self._one(request, self._slots))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, request: OutboundRequest, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            if self._cancelled:
+                self._done.put((request, _NOT_SENT))
                 return
-            if self._cancelled.is_set():
-                continue  # the caller stopped listening: do not start sends it will never see
-            self._done.put((item, self._sender._send_one(item, self._before_send)))
+            try:
+                if self._before_send is not None:
+                    await asyncio.to_thread(self._before_send, request)
+                outcome: Any = await self._sender.send_async(request)
+            except asyncio.CancelledError:  # the loop is going away mid-send
+                self._done.put((request, TransientSendError(None, ambiguous=True)))
+                raise
+            except Exception as exc:  # handed to the caller, which decides per message
+                outcome = exc
+            self._done.put((request, outcome))
 
     def run(
         self, requests: Iterable[OutboundRequest]
     ) -> Generator[tuple[OutboundRequest, SendOutcome], None, None]:
-        threads = [
-            threading.Thread(target=self._work, name=f"twilio-send-{i}", daemon=True)
-            for i in range(self._size)
-        ]
-        for thread in threads:
-            thread.start()
+        in_flight = 0
         try:
-            in_flight = 0
             source = iter(requests)
             exhausted = False
             while True:
-                # keep the workers busy: twice their number queued, so none waits on the caller
+                # twice as many handed over as may run, so the loop never waits on the caller;
+                # each one at once: reading the next may wait (a rate limit, a database)
                 while not exhausted and in_flight < 2 * self._size:
                     request = next(source, None)
                     if request is None:
                         exhausted = True
                         break
-                    self._todo.put(request)
+                    self._loop.submit(self._start, request)
                     in_flight += 1
                 if in_flight == 0:
                     return
                 outcome = self._done.get()
                 in_flight -= 1
                 yield outcome
+                while in_flight:  # whatever else has finished, without waiting
+                    try:
+                        outcome = self._done.get_nowait()
+                    except queue.Empty:
+                        break
+                    in_flight -= 1
+                    yield outcome
         finally:
-            self._cancelled.set()
-            for _ in threads:
-                self._todo.put(None)
-            for thread in threads:
-                thread.join()
+            self._cancelled = True  # read on the loop: sends not yet started are dropped
+            while in_flight:
+                self._done.get()
+                in_flight -= 1
 
 
 def _matches(instance: Any, body: str | None, since: datetime) -> bool:
