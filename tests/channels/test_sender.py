@@ -439,9 +439,7 @@ def test_no_phone_number_or_body_reaches_the_logs(
     sender.send(sms(body="secret body"))
     list(sender.send_many([sms(body="secret body")], max_in_flight=2))
     sender.find_sent(TO, "secret body", datetime.now(UTC))
-    ours = [
-        r for r in caplog.records if r.name.startswith(("mcof_comms", "twilio", "aiohttp"))
-    ]
+    ours = [r for r in caplog.records if r.name.startswith(("mcof_comms", "twilio", "aiohttp"))]
     text = "\n".join(r.getMessage() for r in ours)
     assert ours  # something was logged at DEBUG ...
     assert TO.lstrip("+") not in text  # ... but not who
