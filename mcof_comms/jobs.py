@@ -87,6 +87,18 @@ def get_redis() -> redis.Redis:
     return get_backend().connection
 
 
+def waiting(stages: Sequence[str]) -> int:
+    """Jobs waiting on these queues, for bulk work to step aside; 0 when Redis cannot say."""
+    backend = get_backend()
+    try:
+        with backend.connection.pipeline(transaction=False) as pipe:
+            for stage in stages:
+                pipe.llen(backend.queue(stage).key)
+            return sum(int(n) for n in pipe.execute())
+    except redis.RedisError:
+        return 0
+
+
 def enqueue(
     stage: str,
     func: str | Callable[..., Any],

@@ -22,6 +22,7 @@ the calling thread, and results are written in batches.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, select, text, update
 
 from config import Settings
+from mcof_comms import jobs
 from mcof_comms.channels.base import (
     ChannelSender,
     FailureReason,
@@ -55,7 +57,7 @@ from mcof_comms.models import (
     MessageStatus,
 )
 from mcof_comms.models.message import SendRoute
-from mcof_comms.outbound.ratelimit import RateLimiter, default_rate, sender_kind
+from mcof_comms.outbound.ratelimit import RateLimiter, bulk_reserve, default_rate, sender_kind
 from mcof_comms.outbound.segments import count_segments
 from mcof_comms.outbound.services import MAX_SEND_ATTEMPTS, sender_address
 from mcof_comms.outbound.window import choose_route
@@ -94,7 +96,7 @@ class DispatchStats:
     reconciled: int = 0
     retry: int = 0
     busy: int = 0
-    more: bool = False  # the time budget ran out with rows left
+    more: bool = False  # stopped with rows left: time budget spent, or replies waiting
     fallbacks: list[int] = field(default_factory=list)  # new rows to enqueue (63016)
 
 
@@ -155,16 +157,28 @@ def lease_seconds() -> float:
 # --- the dispatcher ---------------------------------------------------------------------------
 
 
-class Dispatcher:
-    """Sends a stream of message ids; one instance per job, used on one thread."""
+#: While waiting for a rate-limit grant, look this often whether to stop instead.
+STOP_CHECK_SECONDS = 0.1
+#: Bulk work steps aside when jobs wait on these queues (the worker takes them first).
+AHEAD_OF_BULK = (jobs.INBOUND, jobs.REPLIES)
 
-    def __init__(self, *, deadline: float | None = None) -> None:
+
+class Dispatcher:
+    """Sends a stream of message ids; one instance per job, used on one thread.
+
+    ``bulk`` (a broadcast range) leaves a reserve of each sender's rate to replies, and stops
+    between paced groups, with ``stats.more``, once its ``deadline`` has passed or an inbound
+    message or a reply is waiting for the worker: a broadcast never holds a reply up for more
+    than about a second of sending.
+    """
+
+    def __init__(self, *, deadline: float | None = None, bulk: bool = False) -> None:
         self.settings: Settings = current_app.extensions["mcof_settings"]
         self.sender = get_sender()
-        from mcof_comms.jobs import get_redis
-
-        self.limiter = RateLimiter(get_redis())
+        self.limiter = RateLimiter(jobs.get_redis())
         self.deadline = deadline
+        self.bulk = bulk
+        self._groups = 0  # paced groups claimed: a bulk job sends one before it steps aside
         self.lease = timedelta(seconds=lease_seconds())
         self.stats = DispatchStats()
         self._accepted: list[dict[str, Any]] = []
@@ -199,8 +213,7 @@ class Dispatcher:
 
     def _requests(self, chunks: Iterable[list[int]]) -> Iterator[OutboundRequest]:
         for ids in chunks:
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                self.stats.more = True
+            if self._must_stop():
                 return
             self._flush()
             plans = self._prepare(ids)
@@ -208,6 +221,16 @@ class Dispatcher:
                 continue
             for group in self._paced(plans):
                 yield from self._claim(group)
+                self._groups += 1
+                if self._must_stop():  # before waiting for the next group's grant
+                    return
+
+    def _must_stop(self) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.stats.more = True
+        if not self.stats.more and self.bulk and self._groups:
+            self.stats.more = jobs.waiting(AHEAD_OF_BULK) > 0
+        return self.stats.more
 
     def _prepare(self, ids: list[int]) -> list[_Plan]:
         """Load rows, decide what each one needs, settle those that will not be sent."""
@@ -420,18 +443,31 @@ class Dispatcher:
             if not rate:
                 yield group
                 continue
+            reserve = bulk_reserve(rate) if self.bulk else 0.0
             batch: list[_Plan] = []
             cost = 0
             for plan in group:
-                if batch and cost + plan.cost > rate:
-                    self.limiter.wait(key, rate, cost)
+                if batch and cost + plan.cost > rate - reserve:
+                    if not self._granted(key, rate, cost, reserve):
+                        return
                     yield batch
                     batch, cost = [], 0
                 batch.append(plan)
                 cost += plan.cost
             if batch:
-                self.limiter.wait(key, rate, cost)
+                if not self._granted(key, rate, cost, reserve):
+                    return
                 yield batch
+
+    def _granted(self, key: str, rate: float, cost: float, reserve: float) -> bool:
+        """Wait for the shared limit's grant; False if the job should stop first."""
+        while True:
+            delay = self.limiter.acquire(key, rate, cost, reserve)
+            if not delay:
+                return True
+            if self._must_stop():
+                return False
+            time.sleep(min(delay, STOP_CHECK_SECONDS) + random.uniform(0, 0.01))  # noqa: S311
 
     def _claim(self, plans: list[_Plan]) -> list[OutboundRequest]:
         """Move rows to SENDING and commit before the provider hears of them.

@@ -52,17 +52,23 @@ class RateLimiter:
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}" if self._prefix else key
 
-    def acquire(self, key: str, rate_per_second: float | None, cost: float = 1) -> float:
+    def acquire(
+        self, key: str, rate_per_second: float | None, cost: float = 1, reserve: float = 0
+    ) -> float:
         """Take ``cost`` units now and return 0.0, or return the seconds to wait and take nothing.
 
         ``rate_per_second`` 0 or None means unlimited. The caller sleeps and asks again.
+        ``reserve`` units of the one-second burst are left to callers that reserve nothing:
+        bulk sends reserve, so a reply finds room at once even while a broadcast keeps the
+        sender at its full rate (the rate over time is the same for both).
         """
         if not rate_per_second or cost <= 0:
             return 0.0
         if rate_per_second < 0:
             raise ValueError("rate_per_second must be positive, 0 or None")
         interval = 1_000_000 / rate_per_second  # microseconds per unit
-        tolerance = interval * max(rate_per_second, cost)  # one second's worth, or one request
+        # one second's worth (or one request), less the reserve, but never less than the request
+        tolerance = interval * max(max(rate_per_second, cost) - max(reserve, 0), cost)
         waited = self._script(keys=[self._key(key)], args=[interval, cost, tolerance])
         return int(waited) / 1_000_000
 
@@ -72,6 +78,7 @@ class RateLimiter:
         rate_per_second: float | None,
         cost: float = 1,
         timeout: float | None = None,
+        reserve: float = 0,
     ) -> float:
         """Block until ``cost`` units are granted; return the seconds spent waiting.
 
@@ -81,7 +88,7 @@ class RateLimiter:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         while True:
-            delay = self.acquire(key, rate_per_second, cost)
+            delay = self.acquire(key, rate_per_second, cost, reserve)
             if delay == 0.0:
                 return time.monotonic() - started
             now = time.monotonic()
@@ -131,6 +138,11 @@ def sender_kind(address: str | None, messaging_service_sid: str | None = None) -
     if address and not address.lstrip("+").isdigit():
         return SenderKind.ALPHANUMERIC
     return SenderKind.LONG_CODE
+
+
+def bulk_reserve(rate_per_second: float) -> float:
+    """Units per second a broadcast leaves free for replies: a tenth, at least one message."""
+    return max(1.0, rate_per_second / 10)
 
 
 def default_rate(

@@ -122,6 +122,22 @@ def test_wait_times_out_without_taking(limiter: RateLimiter) -> None:
     assert 0.5 < limiter.acquire("sender", 1) <= 1.0  # still one grant ahead, not two
 
 
+def test_a_reserve_leaves_room_for_requests_that_reserve_nothing(limiter: RateLimiter) -> None:
+    # a broadcast at 10/s keeps 2 of the second's burst free: it gets 8, then must wait ...
+    assert [limiter.acquire("sender", 10, reserve=2) for _ in range(8)] == [0.0] * 8
+    assert limiter.acquire("sender", 10, reserve=2) > 0
+    # ... while replies still go at once, up to the full second's worth, and no further
+    assert limiter.acquire("sender", 10) == 0.0
+    assert limiter.acquire("sender", 10) == 0.0
+    assert limiter.acquire("sender", 10) > 0
+
+
+def test_a_reserve_never_starves_the_reserving_caller(limiter: RateLimiter) -> None:
+    # 1/s with one unit reserved: the bulk request still passes when the sender is idle
+    assert limiter.acquire("sender", 1, reserve=1) == 0.0
+    assert 0.9 < limiter.acquire("sender", 1, reserve=1) <= 1.0
+
+
 def test_reset_forgets_history(limiter: RateLimiter) -> None:
     assert limiter.acquire("sender", 1) == 0.0
     assert limiter.acquire("sender", 1) > 0
