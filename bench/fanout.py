@@ -62,7 +62,7 @@ class Run:
         return self.sent / self.elapsed if self.elapsed else 0.0
 
 
-def env(fake: FakeEndpoint | None = None, concurrency: int = 64) -> dict[str, str]:
+def env(fake: FakeEndpoint | None = None, concurrency: int = 32) -> dict[str, str]:
     values = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
@@ -245,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="recipients at 100 ms (default: --recipients)",
     )
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="OUTBOUND_CONCURRENCY (the default: 32)"
+    )
     parser.add_argument("--bare", type=int, default=2000, help="bare-loop messages at 0 ms")
     args = parser.parse_args(argv)
 

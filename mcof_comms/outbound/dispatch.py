@@ -72,15 +72,24 @@ DEFAULT_LEASE_SECONDS = 60
 #: Repetition guard: this many copies of one text to one contact within the window is enough.
 REPEAT_LIMIT = 3
 REPEAT_WINDOW = timedelta(minutes=10)
-SENT_STATUSES = (
-    MessageStatus.ACCEPTED,
-    MessageStatus.SENT,
-    MessageStatus.DELIVERED,
-    MessageStatus.UNDELIVERED,
-    MessageStatus.READ,
-)
 
 _table = Message.__table__
+_UNSENT = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+
+
+def _outbound_in(status: MessageStatus) -> Any:
+    """``status = status`` for an outbound row QUEUED or SENDING, on columns no index leads with.
+
+    Mid-broadcast, PostgreSQL's statistics may still say hardly any row is queued; a predicate
+    on ``status`` then tempts the planner to walk (status, created_at) through every queued row
+    of the broadcast instead of the primary key. Outbound, rank 0 is only QUEUED and 1 only
+    SENDING (``STATUS_RANK``), and ``status_rank`` is written with every status.
+    """
+    if status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
+        raise ValueError(f"not a pre-send status: {status}")
+    return and_(
+        _table.c.status_rank == STATUS_RANK[status], _table.c.direction == Direction.OUT.value
+    )
 
 
 class RetryLater(Exception):
@@ -238,6 +247,7 @@ class Dispatcher:
         rows = session.execute(
             select(
                 _table.c.id,
+                _table.c.direction,
                 _table.c.status,
                 _table.c.channel,
                 _table.c.contact_id,
@@ -254,12 +264,10 @@ class Dispatcher:
                 _table.c.num_segments,
                 _table.c.route,
                 _table.c.retry_of_id,
-            ).where(
-                among(_table.c.id, ids, self._dialect),
-                _table.c.direction == Direction.OUT.value,
-                _table.c.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value]),
-            )
+            ).where(among(_table.c.id, ids, self._dialect))
         ).all()
+        # filtered here, not in SQL, so that the primary key is the only index to use
+        rows = [r for r in rows if r.direction == Direction.OUT.value and r.status in _UNSENT]
         if not rows:
             return []
         now = utcnow()
@@ -322,7 +330,12 @@ class Dispatcher:
         return result
 
     def _repeated(self, rows: list[Any], now: datetime) -> set[tuple[int, str]]:
-        """(contact, text) pairs already sent REPEAT_LIMIT times within REPEAT_WINDOW."""
+        """(contact, text) pairs the provider took REPEAT_LIMIT times within REPEAT_WINDOW.
+
+        Keyed on ``sent_at`` (set when the provider accepts), which no index leads with: the
+        planner then walks (contact_id, created_at) for these contacts, instead of every message
+        sent in the last minutes, a scan that grew with the broadcast being sent.
+        """
         contact_ids = {r.contact_id for r in rows if r.body}
         if not contact_ids:
             return set()
@@ -331,8 +344,7 @@ class Dispatcher:
             .where(
                 among(_table.c.contact_id, list(contact_ids), self._dialect),
                 _table.c.direction == Direction.OUT.value,
-                _table.c.created_at >= now - REPEAT_WINDOW,
-                _table.c.status.in_([s.value for s in SENT_STATUSES]),
+                _table.c.sent_at >= now - REPEAT_WINDOW,
             )
             .group_by(_table.c.contact_id, _table.c.body)
             .having(func.count() >= REPEAT_LIMIT)
@@ -487,7 +499,7 @@ class Dispatcher:
                     update(Message)
                     .where(
                         among(_table.c.id, ids, self._dialect),
-                        Message.status == MessageStatus.QUEUED,
+                        _outbound_in(MessageStatus.QUEUED),
                     )
                     .values(
                         status=MessageStatus.SENDING,
@@ -538,7 +550,7 @@ class Dispatcher:
                 update(_table)
                 .where(
                     _table.c.id == row.id,
-                    _table.c.status == MessageStatus.SENDING.value,
+                    _outbound_in(MessageStatus.SENDING),
                     _table.c.send_attempted_at == row.send_attempted_at,
                 )
                 .values(send_attempted_at=now, updated_at=now)
@@ -643,7 +655,7 @@ class Dispatcher:
             logger.error("message %s: unexpected send error %s", message_id, type(outcome).__name__)
         db.session.execute(
             update(Message)
-            .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+            .where(Message.id == message_id, _outbound_in(MessageStatus.SENDING))
             .values(
                 status=MessageStatus.QUEUED,
                 status_rank=STATUS_RANK[MessageStatus.QUEUED],
@@ -711,7 +723,7 @@ class Dispatcher:
             values["needs_review"] = True
         db.session.execute(
             update(Message)
-            .where(Message.id.in_(ids), Message.status == from_status)
+            .where(among(_table.c.id, ids, self._dialect), _outbound_in(from_status))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -807,23 +819,28 @@ def chunked(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
 
 
 def bucket_chunks(lo: int, hi: int, size: int = CHUNK) -> Iterator[list[int]]:
-    """Ids of unsent bulk rows in ``[lo, hi)``, read a chunk at a time as sending proceeds."""
+    """Ids of unsent bulk rows in ``[lo, hi)``, read a chunk at a time as sending proceeds.
+
+    Read by primary key range only and filtered here (see ``_outbound_in``): a range holds at
+    most ``BUCKET_SIZE`` rows, and other filters tempt the planner into worse indexes.
+    """
     after = lo - 1
     while True:
-        ids = list(
-            db.session.scalars(
-                select(_table.c.id)
-                .where(
-                    and_(_table.c.id > after, _table.c.id < hi),
-                    _table.c.direction == Direction.OUT.value,
-                    _table.c.broadcast_id.is_not(None),
-                    _table.c.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value]),
-                )
-                .order_by(_table.c.id)
-                .limit(size)
-            )
-        )
-        if not ids:
+        rows = db.session.execute(
+            select(_table.c.id, _table.c.direction, _table.c.broadcast_id, _table.c.status)
+            .where(and_(_table.c.id > after, _table.c.id < hi))
+            .order_by(_table.c.id)
+            .limit(size)
+        ).all()
+        if not rows:
             return
-        after = ids[-1]
-        yield ids
+        after = rows[-1].id
+        ids = [
+            r.id
+            for r in rows
+            if r.direction == Direction.OUT.value
+            and r.broadcast_id is not None
+            and r.status in _UNSENT
+        ]
+        if ids:
+            yield ids
