@@ -47,6 +47,7 @@ from mcof_comms.models import (
     User,
 )
 from mcof_comms.outbound.segments import count_segments
+from mcof_comms.outbound.templates import template_shape_ok
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +131,7 @@ def _validate_content(
     if not isinstance(templates, Mapping):
         raise BroadcastError("templates must be an object")
     for language, template in templates.items():
-        if (
-            not isinstance(template, Mapping)
-            or not str(template.get("content_sid", "")).startswith("HX")
-            or not isinstance(template.get("variables", {}), Mapping)
-        ):
+        if not template_shape_ok(template):
             raise BroadcastError(
                 f"templates.{language} needs a content_sid (HX...) and optional variables"
             )

@@ -36,6 +36,7 @@ from mcof_comms.models import (
     TaxonomyConfig,
     Team,
 )
+from mcof_comms.outbound.templates import reply_templates_problem
 from mcof_comms.pipeline.taxonomy import Taxonomy, TaxonomyError, parse_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -286,6 +287,10 @@ def _operation_fields(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
             fields[key] = [str(v) for v in entry[key] or []]
     if "settings" in entry:
         fields["settings"] = dict(entry["settings"] or {})
+        if "reply_templates" in fields["settings"]:
+            problem = reply_templates_problem(fields["settings"]["reply_templates"])
+            if problem:
+                raise OperationConfigError(f"{where}.settings.{problem}")
     return fields
 
 

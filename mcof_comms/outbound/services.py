@@ -24,6 +24,7 @@ from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
     AuditEntry,
+    Case,
     Channel,
     Contact,
     ContactChannel,
@@ -31,9 +32,11 @@ from mcof_comms.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Operation,
     User,
 )
 from mcof_comms.outbound.segments import count_segments
+from mcof_comms.outbound.templates import reply_template
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +122,32 @@ def queue_outbound(
         broadcast_id=broadcast_id,
         language=language or contact.language,
     )
+    if address.channel is Channel.WHATSAPP and broadcast_id is None:
+        template = _reply_template(message)
+        if template is not None:
+            message.content_sid, message.content_variables = template
     message.set_status(MessageStatus.QUEUED)
     db.session.add(message)
     db.session.flush()
     if not priority:
         db.session.info.setdefault("mcof_low_priority", set()).add(message.id)
     return message
+
+
+def _reply_template(message: Message) -> tuple[str, dict[str, str]] | None:
+    """The operation's approved template for this message, for a closed WhatsApp window."""
+    case = db.session.get(Case, message.case_id) if message.case_id else None
+    operation_id = message.operation_id or (case.operation_id if case is not None else None)
+    operation = db.session.get(Operation, operation_id) if operation_id else None
+    if operation is None:
+        return None
+    return reply_template(
+        operation.settings,
+        message.language,
+        operation.default_language,
+        text=message.body or "",
+        reference=case.reference if case is not None else None,
+    )
 
 
 def render_for(contact: Contact, render: Callable[..., str], *args: Any, **kwargs: Any) -> str:

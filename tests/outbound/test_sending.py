@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
-from mcof_comms.models import Channel, ContactChannel, Message, MessageKind, MessageStatus
+from mcof_comms.models import Case, Channel, ContactChannel, Message, MessageKind, MessageStatus
 from mcof_comms.models.message import SendRoute
 from mcof_comms.outbound.services import enqueue_outbound, queue_outbound, reply_to_contact
 from tests.factories import make_inbound
@@ -252,3 +252,81 @@ def test_a_500_is_reconciled_then_resent_once(send_app, fake, drain):
     assert message.status is MessageStatus.ACCEPTED
     assert [m.body for m in fake.sent_to(PHONE)].count("After a 500") == 1
     assert message.send_attempts == 2
+
+
+REPLY_TEMPLATES = {
+    "fr": {"content_sid": "HX" + "f" * 32, "variables": {"1": "{reference}", "2": "{text}"}},
+    "en": {"content_sid": "HX" + "e" * 32, "variables": {"1": "{text}"}},
+}
+
+
+def test_reply_outside_the_window_goes_as_the_operations_template(send_app, fake, drain):
+    from tests.console.helpers import make_case
+    from tests.outbound.conftest import make_operation
+
+    operation = make_operation(settings={"reply_templates": REPLY_TEMPLATES})
+    make_case(operation, phone=f"whatsapp:{PHONE}", language="fr")
+    case = db.session.scalars(select(Case)).one()
+    reference = case.reference
+    contact = case.contact
+    contact.language = "fr"
+    db.session.commit()
+    _close_window(contact.id)
+    message = reply_to_contact(
+        contact, "Votre carte est prête au bureau B.", actor=None, case_id=case.id
+    )
+    db.session.commit()
+    enqueue_outbound([message.id])
+    drain()
+    message = reload(message.id)
+    assert (message.status, message.route) == (MessageStatus.ACCEPTED, SendRoute.TEMPLATE)
+    (sent,) = fake.sent_to(f"whatsapp:{PHONE}")
+    assert sent.content_sid == "HX" + "f" * 32
+    assert sent.content_variables == {
+        "1": reference,
+        "2": "Votre carte est prête au bureau B.",
+    }
+    assert sent.body is None
+    assert fake.count_to(PHONE) == 0  # no SMS fallback needed
+
+
+def test_reply_inside_the_window_stays_free_text_despite_a_template(send_app, fake, drain):
+    from tests.outbound.conftest import make_operation
+
+    operation = make_operation(settings={"reply_templates": REPLY_TEMPLATES})
+    contact = make_inbound(sender=f"whatsapp:{PHONE}").contact
+    contact.language = "sw"  # no Swahili template: the operation's French one would be used
+    db.session.commit()
+    message_id = queue_reply(contact, "Karibu", operation_id=operation.id)
+    assert reload(message_id).content_sid == "HX" + "f" * 32
+    drain()
+    message = reload(message_id)
+    assert message.route is SendRoute.TEXT
+    (sent,) = fake.sent_to(f"whatsapp:{PHONE}")
+    assert (sent.body, sent.content_sid) == ("Karibu", None)
+
+
+def test_operations_config_refuses_a_malformed_reply_template(app_ctx):
+    import pytest
+
+    from mcof_comms.operations.services import (
+        OperationConfigError,
+        apply_operations_config,
+        get_taxonomy,
+    )
+
+    entry = {
+        "slug": "goma",
+        "name": "Goma",
+        "addresses": ["+15005550011"],
+        "settings": {
+            "reply_templates": {"fr": {"content_sid": "HX1", "variables": {"1": "{nom}"}}}
+        },
+    }
+    with pytest.raises(
+        OperationConfigError, match=r"reply_templates.fr: unknown placeholder \{nom\}"
+    ):
+        apply_operations_config({"operations": [entry]}, get_taxonomy())
+    entry["settings"] = {"reply_templates": {"fr": {"content_sid": "MG1"}}}
+    with pytest.raises(OperationConfigError, match="content_sid"):
+        apply_operations_config({"operations": [entry]}, get_taxonomy())
