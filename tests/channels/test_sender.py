@@ -472,3 +472,28 @@ def test_send_many_paced_by_the_shared_rate_limit(fake: FakeTwilio, sender: Twil
     assert all(isinstance(o, SendResult) for _, o in outcomes)
     # 10 segments/s: 5 messages in the first-second burst, the other 7 at 0.2 s each
     assert 1.2 <= elapsed < 2.5
+
+
+def test_both_transports_go_through_the_environments_proxy_unless_no_proxy(
+    send: Callable[[TwilioSender, OutboundRequest], SendResult],
+    fake: FakeTwilio,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as probe:  # a proxy nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    def sender() -> TwilioSender:
+        return TwilioSender(
+            make_twilio_client(fake.account_sid, fake.auth_token, api_base_url=fake.base_url)
+        )
+
+    with pytest.raises(TransientSendError) as caught:
+        send(sender(), sms())
+    assert caught.value.ambiguous is False  # the proxy refused: nothing reached Twilio
+    assert fake.sent == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert send(sender(), sms()).sid == fake.sent[0].sid

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import requests
@@ -110,16 +110,30 @@ class PooledAsyncTwilioHttpClient(AsyncTwilioHttpClient):
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._proxies: dict[str, str | None] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop:
-            # trust_env: HTTPS_PROXY and NO_PROXY apply as they do to requests
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size), trust_env=True
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
             self._loop = loop
         return self._session
+
+    def _proxy(self, url: str) -> str | None:
+        """HTTPS_PROXY and NO_PROXY as requests reads them, once per host.
+
+        aiohttp's ``trust_env`` would look them (and ~/.netrc) up on a thread for every request,
+        which cost more than the request itself.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._proxies:
+            proxies = requests.utils.get_environ_proxies(url)
+            self._proxies[origin] = requests.utils.select_proxy(url, proxies)
+        return self._proxies[origin]
 
     async def request(
         self,
@@ -136,19 +150,28 @@ class PooledAsyncTwilioHttpClient(AsyncTwilioHttpClient):
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
         session = self._open()
+        url = _rewrite(self._target, url)
         headers = dict(headers or {})
         if auth is not None:
             headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+        options: dict[str, Any] = {"proxy": self._proxy(url)}
+        if timeout:
+            options["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        if data is not None and "json" in headers.get("Content-Type", ""):
+            options["json"] = data
+        elif data is not None:
+            # encoded as requests does (lists as repeated keys), cheaper than aiohttp's FormData
+            options["data"] = urlencode(data, doseq=True).encode()
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("twilio %s %s", method.upper(), urlsplit(url).path)
         async with session.request(
             method.upper(),
-            _rewrite(self._target, url),
+            url,
             params=_query(params),
-            data=data,
             headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
             allow_redirects=allow_redirects,
+            **options,
         ) as response:
             text = await response.text()
         if logger.isEnabledFor(logging.DEBUG):
