@@ -113,6 +113,24 @@ def _error_body(status: int, code: int | None, message: str) -> dict[str, Any]:
     }
 
 
+_SMART = str.maketrans(
+    {
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00a0": " ",
+    }
+)
+
+
+def _smart_encoded(body: str) -> str:
+    """A few of the substitutions in Twilio's Smart Encoding character list."""
+    return body.translate(_SMART).replace("\u2026", "...")
+
+
 def _rfc2822(moment: datetime | None) -> str | None:
     return None if moment is None else format_datetime(moment, usegmt=True)
 
@@ -142,6 +160,8 @@ class FakeTwilio:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.latency = latency
+        #: Rewrite quotes, dashes and spaces in stored bodies, as Twilio's Smart Encoding does.
+        self.smart_encoding = False
         self.record_requests = record_requests
         self.max_kept = max_kept  # keep only the newest messages (long benchmark runs)
         self.accepted_count = 0
@@ -417,7 +437,7 @@ class FakeTwilio:
         resource: dict[str, Any] = {
             "account_sid": account,
             "api_version": "2010-04-01",
-            "body": body or "",
+            "body": _smart_encoded(body or "") if self.smart_encoding else body or "",
             "date_created": _rfc2822(now),
             "date_sent": None,
             "date_updated": _rfc2822(now),

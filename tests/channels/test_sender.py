@@ -497,3 +497,20 @@ def test_both_transports_go_through_the_environments_proxy_unless_no_proxy(
     assert fake.sent == []
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert send(sender(), sms()).sid == fake.sent[0].sid
+
+
+def test_find_sent_matches_a_body_twilio_smart_encoded(
+    fake: FakeTwilio, sender: TwilioSender
+) -> None:
+    # a Messaging Service with Smart Encoding stores “quotes” and dashes as plain ones: a lost
+    # answer must still be found there, or the retry would send the message a second time
+    fake.smart_encoding = True
+    since = datetime.now(UTC)
+    text = "Distribution “demain” — 9 h… à l’école"
+    fake.drop_after_accept(1)
+    with pytest.raises(TransientSendError):
+        sender.send(sms(body=text))
+    assert fake.sent[0].resource["body"] == 'Distribution "demain" - 9 h... à l\'école'
+    found = sender.find_sent(TO, text, since)
+    assert found is not None and found.sid == fake.sent[0].sid
+    assert sender.find_sent(TO, "Distribution demain 10 h à l'école", since) is None

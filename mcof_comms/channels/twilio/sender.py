@@ -8,6 +8,7 @@ import logging
 import os
 import queue
 import threading
+import unicodedata
 import weakref
 from collections.abc import Callable, Collection, Generator, Iterable
 from concurrent.futures import Future
@@ -394,7 +395,19 @@ def _matches(instance: Any, body: str | None, since: datetime) -> bool:
     created = instance.date_created
     if created is not None and created < since:
         return False
-    return body is None or instance.body == body
+    return body is None or _same_text(instance.body, body)
+
+
+def _same_text(theirs: str | None, ours: str) -> bool:
+    """Equal, or equal but for what Twilio's Smart Encoding rewrites (quotes, dashes, spaces,
+    ellipses) on a Messaging Service: its list turns punctuation into punctuation only."""
+    if theirs == ours:
+        return True
+    return _letters(theirs or "") == _letters(ours) != ""
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
 
 
 def _read_error(exc: TwilioException) -> SendError:
