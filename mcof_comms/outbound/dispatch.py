@@ -15,8 +15,8 @@ The life of a row here (``Message`` lifecycle):
    Once its lease has passed, the next run asks the provider (``find_sent``) whether it took the
    message, and records the sid instead of sending it again.
 
-Sending overlaps requests on threads (``TwilioSender.send_many``); the database is used only on
-the calling thread, and results are written in batches.
+Sending overlaps requests on one event loop (``TwilioSender.send_many``); the database is used
+only on the calling thread, and results are written in batches.
 """
 
 from __future__ import annotations

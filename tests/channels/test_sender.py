@@ -512,5 +512,6 @@ def test_find_sent_matches_a_body_twilio_smart_encoded(
         sender.send(sms(body=text))
     assert fake.sent[0].resource["body"] == 'Distribution "demain" - 9 h... à l\'école'
     found = sender.find_sent(TO, text, since)
-    assert found is not None and found.sid == fake.sent[0].sid
+    assert found is not None
+    assert found.sid == fake.sent[0].sid
     assert sender.find_sent(TO, "Distribution demain 10 h à l'école", since) is None

@@ -216,7 +216,7 @@ def make_twilio_client(
     pool_size: int = 32,
     timeout: float = 10,
 ) -> Client:
-    """Return a real twilio-python Client; keep ``pool_size`` >= the threads sending at once."""
+    """Return a real twilio-python Client; keep ``pool_size`` >= the requests sent at once."""
     http_client = PooledTwilioHttpClient(
         api_base_url=api_base_url, pool_size=pool_size, timeout=timeout
     )
