@@ -101,7 +101,7 @@ def fan_out_broadcast(broadcast_id: int) -> None:
             else None
         )
     segments = {language: count_segments(text).segments for language, text in texts.items()}
-    senders = {channel: sender_address(channel) for channel in Channel}
+    senders = {channel: sender_address(channel, operation_id=operation.id) for channel in Channel}
     audience, translations = dict(broadcast.audience), dict(broadcast.translations)
     default_language, base = operation.default_language, broadcast.base_language
     cursor = broadcast.cursor_contact_id

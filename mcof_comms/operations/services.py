@@ -421,7 +421,7 @@ def _load_directory() -> _Directory:
             teams[team.operation_id][team.slug] = TeamRow(team.id, team.slug, team.kind)
     by_address = {
         a.address: a.operation_id
-        for a in db.session.scalars(select(OperationAddress))
+        for a in db.session.scalars(select(OperationAddress).order_by(OperationAddress.id))
         if a.operation_id in operations
     }
     default_id = db.session.scalar(
@@ -453,6 +453,12 @@ def resolve_operation(message: Message) -> OperationSetup:
         directory = cached("operations", _load_directory)
     assert directory.default_id is not None  # noqa: S101 - ensure_default_operation made it
     return directory.setups[directory.default_id]
+
+
+def operation_addresses(operation_id: int) -> list[str]:
+    """The addresses an operation answers on, in the order its configuration lists them."""
+    directory = cached("operations", _load_directory)
+    return [a for a, op_id in directory.by_address.items() if op_id == operation_id]
 
 
 def get_operation_setup(operation_id: int) -> OperationSetup:

@@ -59,7 +59,7 @@ from mcof_comms.models import (
 from mcof_comms.models.message import SendRoute
 from mcof_comms.outbound.ratelimit import RateLimiter, bulk_reserve, default_rate, sender_kind
 from mcof_comms.outbound.segments import count_segments
-from mcof_comms.outbound.services import MAX_SEND_ATTEMPTS, sender_address
+from mcof_comms.outbound.services import MAX_SEND_ATTEMPTS, last_inbound, sender_address
 from mcof_comms.outbound.window import choose_route
 
 logger = logging.getLogger(__name__)
@@ -264,6 +264,7 @@ class Dispatcher:
                 _table.c.num_segments,
                 _table.c.route,
                 _table.c.retry_of_id,
+                _table.c.operation_id,
             ).where(among(_table.c.id, ids, self._dialect))
         ).all()
         # filtered here, not in SQL, so that the primary key is the only index to use
@@ -399,7 +400,15 @@ class Dispatcher:
             to = sms[0] if sms is not None else None
         if not to:
             return MessageStatus.FAILED, FailureReason.INVALID_NUMBER.value
-        from_, service = sender_address(route_choice.channel, self.settings)
+        if route_choice.channel is channel and (row.from_address or row.messaging_service_sid):
+            from_, service = row.from_address, row.messaging_service_sid  # chosen when queued
+        else:  # a fallback to another channel: the address the person knows there
+            from_, service = sender_address(
+                route_choice.channel,
+                self.settings,
+                operation_id=row.operation_id,
+                wrote_to=last_inbound(row.contact_id, route_choice.channel),
+            )
         if not from_ and not service:
             logger.error("no sender configured for %s", route_choice.channel.value)
             return MessageStatus.FAILED, FailureReason.PROVIDER_ERROR.value

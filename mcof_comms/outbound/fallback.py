@@ -8,7 +8,11 @@ from mcof_comms.channels.base import FailureReason
 from mcof_comms.extensions import db
 from mcof_comms.models import Channel, Direction, Message, MessageStatus
 from mcof_comms.models.message import SendRoute
-from mcof_comms.outbound.services import enqueue_outbound_after_commit, sender_address
+from mcof_comms.outbound.services import (
+    enqueue_outbound_after_commit,
+    last_inbound,
+    sender_address,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,11 @@ def queue_window_fallback(message_id: int) -> Message | None:
     else:
         logger.info("message %s: window closed, no template and no SMS to fall back on", message_id)
         return None
-    from_, service = sender_address(channel)
+    from_, service = sender_address(
+        channel,
+        operation_id=original.operation_id,
+        wrote_to=last_inbound(original.contact_id, channel),
+    )
     resend = Message(
         direction=Direction.OUT,
         channel=channel,

@@ -60,15 +60,60 @@ def get_settings() -> Settings:
 
 
 def sender_address(
-    channel: Channel, settings: Settings | None = None
+    channel: Channel,
+    settings: Settings | None = None,
+    *,
+    operation_id: int | None = None,
+    wrote_to: Message | None = None,
 ) -> tuple[str | None, str | None]:
-    """Return ``(from_, messaging_service_sid)`` for a channel; exactly one is set when usable."""
+    """Return ``(from_, messaging_service_sid)`` for a channel; exactly one is set when usable.
+
+    People answer the number they know, and a reply from another one looks like a stranger's.
+    So: the address the person wrote to (``wrote_to``, an inbound message on this channel: its
+    Messaging Service, else its ``To``), else the operation's own address on this channel, else
+    the deployment's (``TWILIO_*``).
+    """
     settings = settings or get_settings()
+    if wrote_to is not None and wrote_to.channel is channel:
+        if wrote_to.messaging_service_sid:
+            return None, wrote_to.messaging_service_sid
+        if wrote_to.to_address and _on_channel(wrote_to.to_address, channel):
+            return wrote_to.to_address, None
+    if operation_id is not None:
+        from mcof_comms.operations.services import operation_addresses
+
+        own = [a for a in operation_addresses(operation_id) if _on_channel(a, channel)]
+        service = next((a for a in own if a.startswith("MG")), None)
+        if service is not None:
+            return None, service
+        if own:
+            return own[0], None
     if channel is Channel.WHATSAPP:
         return settings.twilio_whatsapp_from, None
     if settings.twilio_messaging_service_sid:
         return None, settings.twilio_messaging_service_sid
     return settings.twilio_sms_from, None
+
+
+def _on_channel(address: str, channel: Channel) -> bool:
+    """A Messaging Service may carry either channel; a number only its own."""
+    if address.startswith("MG"):
+        return True
+    return address.startswith("whatsapp:") == (channel is Channel.WHATSAPP)
+
+
+def last_inbound(contact_id: int, channel: Channel) -> Message | None:
+    """The person's latest message to us on ``channel``: the address a reply should come from."""
+    return db.session.scalars(
+        select(Message)
+        .where(
+            Message.contact_id == contact_id,
+            Message.direction == Direction.IN,
+            Message.channel == channel,
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    ).first()
 
 
 def pick_channel(contact: Contact, channel: Channel | None = None) -> ContactChannel | None:
@@ -105,7 +150,14 @@ def queue_outbound(
         raise OutboundError("the contact has no address on that channel")
     if len(body) > MAX_BODY:
         raise OutboundError(f"the text is longer than {MAX_BODY} characters")
-    from_, service = sender_address(address.channel)
+    wrote_to = db.session.get(Message, reply_to_id) if reply_to_id else None
+    if wrote_to is None or wrote_to.direction is not Direction.IN:
+        wrote_to = last_inbound(contact.id, address.channel)
+    from_, service = sender_address(
+        address.channel,
+        operation_id=operation_id or (wrote_to.operation_id if wrote_to else None),
+        wrote_to=wrote_to,
+    )
     message = Message(
         direction=Direction.OUT,
         channel=address.channel,
