@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings
 from mcof_comms.extensions import babel, csrf, db, login, migrate
+from mcof_comms.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +66,6 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.database_url.removeprefix("sqlite:///"),
         )
     return app
-
-
-def configure_logging() -> None:
-    """Our loggers carry ids only; quieten libraries that log URLs with phone numbers in them."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    for noisy in ("urllib3", "twilio.http_client", "twilio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _migrations_dir() -> object:
