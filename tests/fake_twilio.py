@@ -20,6 +20,7 @@ import json
 import re
 import secrets
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -156,6 +157,7 @@ class FakeTwilio:
         port: int = 0,
         record_requests: bool = True,
         max_kept: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -177,6 +179,9 @@ class FakeTwilio:
         self._in_flight = 0
         self.max_in_flight = 0
         self._server = _Server((host, port), _handler_for(self))
+        self._tls = tls is not None
+        if tls is not None:  # HTTPS, as the real API: the handshake happens on accept
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -185,7 +190,7 @@ class FakeTwilio:
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeTwilio:
         if self._thread is None:

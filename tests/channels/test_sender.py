@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -515,3 +517,45 @@ def test_find_sent_matches_a_body_twilio_smart_encoded(
     assert found is not None
     assert found.sid == fake.sent[0].sid
     assert sender.find_sent(TO, "Distribution demain 10 h à l'école", since) is None
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_both_transports_speak_tls_and_trust_what_requests_trusts(
+    send: Callable[[TwilioSender, OutboundRequest], SendResult],
+    certificate: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with FakeTwilio(tls=context) as server:
+        assert server.base_url.startswith("https://")
+
+        def sender() -> TwilioSender:
+            client = make_twilio_client(
+                server.account_sid, server.auth_token, api_base_url=server.base_url
+            )
+            return TwilioSender(client)
+
+        with pytest.raises(TransientSendError) as caught:
+            send(sender(), sms())  # an unknown certificate: refused before anything was sent
+        assert caught.value.ambiguous is False
+        assert server.sent == []
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)  # as an egress proxy's CA would be
+        assert send(sender(), sms()).sid == server.sent[0].sid

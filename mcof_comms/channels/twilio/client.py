@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import ssl
 from typing import Any
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
@@ -116,7 +118,7 @@ class PooledAsyncTwilioHttpClient(AsyncTwilioHttpClient):
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=_tls_context()),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
             self._loop = loop
@@ -182,6 +184,13 @@ class PooledAsyncTwilioHttpClient(AsyncTwilioHttpClient):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The certificates requests trusts (REQUESTS_CA_BUNDLE, else certifi's), so that both
+    transports accept the same servers, a TLS-inspecting egress proxy included."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return ssl.create_default_context(cafile=bundle or requests.certs.where())
 
 
 def _rewrite(target: SplitResult | None, url: str) -> str:

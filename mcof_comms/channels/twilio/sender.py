@@ -66,8 +66,8 @@ def classify_twilio_error(status: int | None, code: int | None) -> SendError:
 
 def _never_reached_server(exc: requests_lib.RequestException) -> bool:
     """True when the connection failed before any byte of the request was sent."""
-    if isinstance(exc, requests_lib.ConnectTimeout):
-        return True
+    if isinstance(exc, requests_lib.ConnectTimeout | requests_lib.exceptions.SSLError):
+        return True  # the TLS handshake comes before any byte of the request
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
