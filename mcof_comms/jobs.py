@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_app_context
 from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -88,12 +88,18 @@ def get_redis() -> redis.Redis:
 
 
 def waiting(stages: Sequence[str]) -> int:
-    """Jobs waiting on these queues, for bulk work to step aside; 0 when Redis cannot say."""
+    """Jobs waiting on these queues that this worker would take next, for bulk work to step
+    aside; 0 when Redis cannot say. A worker that does not serve a queue ignores it."""
     backend = get_backend()
+    served = g.get("mcof_worker_queues") if has_app_context() else None
+    keys = [backend.queue(stage).key for stage in stages]
+    keys = [k for k in keys if served is None or k in served]
+    if not keys:
+        return 0
     try:
         with backend.connection.pipeline(transaction=False) as pipe:
-            for stage in stages:
-                pipe.llen(backend.queue(stage).key)
+            for key in keys:
+                pipe.llen(key)
             return sum(int(n) for n in pipe.execute())
     except redis.RedisError:
         return 0
@@ -171,6 +177,7 @@ class AppWorker(SimpleWorker):
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
         with self.app.app_context():
+            g.mcof_worker_queues = frozenset(q.key for q in self.queues)
             return super().perform_job(job, queue)
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import re
 
-#: E.164 numbers, with or without a channel prefix, spaces or dashes inside.
-_NUMBER = re.compile(r"(?:whatsapp:)?\+\d(?:[\d \-().]{5,20})\d")
+#: E.164 numbers, with or without a channel prefix, spaces or dashes inside; also URL-encoded.
+_NUMBER = re.compile(
+    r"(?:whatsapp:)?\+\d(?:[\d \-().]{5,20})\d|(?:whatsapp%3A)?%2B\d{6,15}", re.IGNORECASE
+)
 REDACTED = "[number]"
 
 
@@ -24,7 +26,10 @@ class RedactNumbers(logging.Filter):
     """Replace phone numbers in a record's message, traceback and stack before it is written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: never raise into the caller from a filter
+            message = f"{record.msg!s} (unformattable arguments)"
         record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

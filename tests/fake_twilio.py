@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import secrets
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -120,6 +122,7 @@ _SMART = str.maketrans(
         "\u201d": '"',
         "\u2018": "'",
         "\u2019": "'",
+        "\u02bc": "'",  # modifier letter apostrophe, as Ukrainian keyboards type it
         "\u2013": "-",
         "\u2014": "-",
         "\u00a0": " ",
@@ -164,6 +167,9 @@ class FakeTwilio:
         self.latency = latency
         #: Rewrite quotes, dashes and spaces in stored bodies, as Twilio's Smart Encoding does.
         self.smart_encoding = False
+        #: Over TLS, a dropped answer ends with bytes that are no TLS record (a TLS error
+        #: while the client reads), not a clean close.
+        self.garbled_drops = False
         self.record_requests = record_requests
         self.max_kept = max_kept  # keep only the newest messages (long benchmark runs)
         self.accepted_count = 0
@@ -669,6 +675,10 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 status, payload = fake._create(account, form)
                 if status == 201 and fake._take_drop(payload["to"]):
                     self.close_connection = True  # accepted, but the client never hears it
+                    if fake.garbled_drops and isinstance(self.connection, ssl.SSLSocket):
+                        # bytes that are no TLS record: the client's TLS layer fails mid-answer
+                        with socket.socket(fileno=os.dup(self.connection.fileno())) as raw:
+                            raw.sendall(b"\x17\x03\x03\x00\x04junk")
                     return None
                 return self._send_json(status, payload)
             if method == "GET" and sid is not None:

@@ -61,3 +61,14 @@ def test_a_database_error_logged_with_its_traceback_keeps_no_number(app_ctx, log
 )
 def test_redact(raw: str, clean: str) -> None:
     assert redact(raw) == clean
+
+
+def test_a_malformed_log_call_does_not_raise_into_the_caller(log_output):
+    logging.getLogger("mcof_comms.test").warning("sent %s of %s", 1)  # one argument short
+    assert "sent %s of %s (unformattable arguments)" in log_output.getvalue()
+
+
+def test_url_encoded_numbers_are_redacted_too() -> None:
+    assert redact("To=whatsapp%3A%2B243970001234&From=%2b15005550006") == (
+        "To=[number]&From=[number]"
+    )

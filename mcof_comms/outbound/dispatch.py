@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,6 +120,7 @@ class _Plan:
     route: SendRoute
     changes: dict[str, Any]
     reclaimed: bool = False
+    taken_at: datetime | None = None  # reclaimed: the send_attempted_at our take wrote
 
 
 # --- process-wide provider objects ----------------------------------------------------------
@@ -209,12 +211,15 @@ class Dispatcher:
             )
         else:
             outcomes = ((r, _send_one(self.sender, r)) for r in requests)
-        for request, outcome in outcomes:
-            self._record(request, outcome)
-            if len(self._accepted) >= FLUSH_EVERY or (
-                time.monotonic() - self._last_flush > FLUSH_SECONDS
-            ):
-                self._flush()
+        # closed here, on this thread, even on an error: left to the garbage collector, the
+        # fan-out's clean-up could run on its own event loop thread and wait there for ever
+        with closing(iter(outcomes)) as results:  # type: ignore[type-var]
+            for request, outcome in results:
+                self._record(request, outcome)
+                if len(self._accepted) >= FLUSH_EVERY or (
+                    time.monotonic() - self._last_flush > FLUSH_SECONDS
+                ):
+                    self._flush()
         self._flush()
         return self.stats
 
@@ -407,7 +412,10 @@ class Dispatcher:
                 route_choice.channel,
                 self.settings,
                 operation_id=row.operation_id,
-                wrote_to=last_inbound(row.contact_id, route_choice.channel),
+                # a broadcast speaks from its operation's address (no query per recipient)
+                wrote_to=None
+                if row.broadcast_id is not None
+                else last_inbound(row.contact_id, route_choice.channel),
             )
         if not from_ and not service:
             logger.error("no sender configured for %s", route_choice.channel.value)
@@ -522,13 +530,23 @@ class Dispatcher:
                     .execution_options(synchronize_session=False)
                 )
             )
-        resent = [p.request.message_id for p in plans if p.reclaimed]
-        if resent:  # not found at the provider after a lost answer: this is a new attempt
-            db.session.execute(
+        for plan in plans:
+            if not plan.reclaimed:
+                continue
+            # not found at the provider after a lost answer: a new attempt, if the row is
+            # still ours; a take older than the lease may have been taken over meanwhile
+            still_ours = db.session.execute(
                 update(_table)
-                .where(_table.c.id.in_(resent))
-                .values(send_attempts=_table.c.send_attempts + 1)
-            )
+                .where(
+                    _table.c.id == plan.request.message_id,
+                    _outbound_in(MessageStatus.SENDING),
+                    _table.c.send_attempted_at == plan.taken_at,
+                )
+                .values(send_attempted_at=now, send_attempts=_table.c.send_attempts + 1)
+                .returning(_table.c.id)
+            ).scalar_one_or_none()
+            if still_ours is None:
+                claimed.discard(plan.request.message_id)
         mine = [p for p in plans if p.request.message_id in claimed]
         rewritten = [p for p in mine if p.changes]
         if rewritten:
@@ -619,6 +637,7 @@ class Dispatcher:
                 self._settle([row.id], *decision, from_status=MessageStatus.SENDING)
                 continue
             decision.reclaimed = True
+            decision.taken_at = now
             if decision.changes or decision.route.value != row.route:
                 decision.changes = decision.changes or {
                     "channel": row.channel,

@@ -96,9 +96,9 @@ def sender_address(
 
 
 def _on_channel(address: str, channel: Channel) -> bool:
-    """A Messaging Service may carry either channel; a number only its own."""
-    if address.startswith("MG"):
-        return True
+    """An operation's address usable on ``channel``: ``whatsapp:`` senders for WhatsApp; numbers
+    and Messaging Services (whose senders we cannot see; most carry SMS) for SMS. A person who
+    wrote through a service on WhatsApp is answered through it (``wrote_to``)."""
     return address.startswith("whatsapp:") == (channel is Channel.WHATSAPP)
 
 

@@ -63,9 +63,21 @@ def reply_template(
     template = templates.get(language or "") or templates.get(default_language or "")
     if not template_shape_ok(template):
         return None
-    values = {"text": text, "reference": reference or ""}
+    values = {"text": _one_line(text), "reference": reference or ""}
     variables = {
         key: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
         for key, value in template.get("variables", {}).items()
     }
+    if any(len(value) > MAX_VARIABLE for value in variables.values()):
+        return None  # WhatsApp would refuse it: SMS, where the person has it, carries it whole
     return str(template["content_sid"]), variables
+
+
+#: WhatsApp refuses template parameters longer than this, or with new lines, tabs or more
+#: than four spaces in a row.
+MAX_VARIABLE = 1024
+_SPACES = re.compile(r"\s+")
+
+
+def _one_line(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()

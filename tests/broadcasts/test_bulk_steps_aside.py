@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from rq.registry import FinishedJobRegistry
 from sqlalchemy import func, select
 
 from mcof_comms.broadcasts.jobs import enqueue_fan_out
@@ -103,3 +104,18 @@ def test_a_bulk_range_stops_at_its_deadline_between_groups(paced_app, fake):
     assert len(fake.sent) == stats.accepted
     assert count(MessageStatus.SENDING) == 0
     assert count(MessageStatus.QUEUED) == 200 - stats.accepted
+
+
+def test_a_worker_that_serves_only_bulk_does_not_step_aside(paced_app, fake):
+    ids = queued_broadcast(paced_app, 60)
+    contact = db.session.scalars(select(Contact).order_by(Contact.id.desc())).first()
+    reply = queue_outbound(contact, "Your case is being handled.", kind=MessageKind.REPLY)
+    db.session.commit()
+    enqueue_outbound([reply.id])
+    drain_queues(paced_app, [BULK])  # a dedicated bulk worker: the reply is another's job
+    assert len(fake.sent) == len(ids)
+    # one job per range, none cut short to make way for a reply it would never take
+    finished = FinishedJobRegistry(queue=get_backend().queue(BULK))
+    assert finished.count == len({bucket_of(i) for i in ids})
+    assert get_backend().queue(REPLIES).count == 1
+    assert count(MessageStatus.QUEUED) == 0

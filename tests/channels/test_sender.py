@@ -519,6 +519,75 @@ def test_find_sent_matches_a_body_twilio_smart_encoded(
     assert sender.find_sent(TO, "Distribution demain 10 h à l'école", since) is None
 
 
+def test_find_sent_smart_encoding_apostrophes_and_emoji(
+    fake: FakeTwilio, sender: TwilioSender
+) -> None:
+    fake.smart_encoding = True
+    since = datetime.now(UTC)
+    ukrainian = "Пунктʼ видачі відкрито"  # U+02BC, a letter to Unicode, ' to Twilio
+    fake.drop_after_accept(1)
+    with pytest.raises(TransientSendError):
+        sender.send(sms(body=ukrainian))
+    found = sender.find_sent(TO, ukrainian, since)
+    assert found is not None
+    assert found.sid == fake.sent[0].sid
+    # symbols Smart Encoding leaves alone still tell two texts apart
+    sender.send(sms(to="+50937009999", body="✅ Registered"))
+    assert sender.find_sent("+50937009999", "❌ Registered", since) is None
+
+
+def test_an_exact_body_wins_over_a_smart_encoding_lookalike(
+    fake: FakeTwilio, sender: TwilioSender
+) -> None:
+    since = datetime.now(UTC)
+    exact = sender.send(sms(body="Rendez-vous 9h - école"))
+    sender.send(sms(body="Rendez-vous 9h — école"))  # newer, alike but for the dash
+    found = sender.find_sent(TO, "Rendez-vous 9h - école", since)
+    assert found is not None
+    assert found.sid == exact.sid
+
+
+def test_closing_the_fan_out_on_its_own_loop_thread_does_not_hang(
+    fake: FakeTwilio, sender: TwilioSender
+) -> None:
+    # a generator left to the garbage collector may be finalized on any thread, the event
+    # loop's included; waiting for outcomes there would stop the loop for good
+    fake.latency = 0.05
+    outcomes = sender.send_many([sms(i, to=f"+5093700{i:04d}") for i in range(20)], 4)
+    next(outcomes)
+    closed = threading.Event()
+
+    def close_there() -> None:
+        outcomes.close()
+        closed.set()
+
+    sender._loop().loop.call_soon_threadsafe(close_there)
+    assert closed.wait(5)
+    later = list(sender.send_many([sms(99, to="+50937009999")], 4))  # the loop still runs
+    assert isinstance(later[0][1], SendResult)
+
+
+def test_a_tls_connection_dropped_after_the_request_is_ambiguous(
+    send: Callable[[TwilioSender, OutboundRequest], SendResult],
+    certificate: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    with FakeTwilio(tls=context) as server:
+        server.garbled_drops = True
+        server.drop_after_accept(1)  # accepted, then a TLS error while the answer is read
+        client = make_twilio_client(
+            server.account_sid, server.auth_token, api_base_url=server.base_url
+        )
+        with pytest.raises(TransientSendError) as caught:
+            send(TwilioSender(client), sms())
+        assert caught.value.ambiguous is True  # it went out: ask before sending again
+        assert len(server.sent) == 1
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1, made with the openssl command."""

@@ -108,3 +108,27 @@ def test_the_deployment_number_remains_the_last_resort(send_app, fake, drain):
     reply(contact)
     drain()
     assert fake.sent_to(PHONE)[0].from_ == DEFAULT_FROM
+
+
+def test_an_operations_messaging_service_carries_its_sms_not_its_whatsapp(send_app, fake, drain):
+    apply_operations_config(
+        {"operations": [{"slug": "kyiv", "name": "Kyiv", "addresses": [SERVICE, GOMA_WA]}]},
+        get_taxonomy(),
+    )
+    db.session.commit()
+    kyiv = db.session.scalars(select(Operation).where(Operation.slug == "kyiv")).one()
+    seed_contacts(kyiv, 2, channels=(Channel.WHATSAPP,))
+    seed_contacts(kyiv, 2, channels=(Channel.SMS,))
+    broadcast = create_broadcast(
+        kyiv, actor=None, base_language="fr", translations={"fr": "Distribution demain."}
+    )
+    request_send(broadcast, actor=None)
+    db.session.commit()
+    enqueue_fan_out(broadcast.id)
+    drain()
+    assert len(fake.sent) == 4
+    for sent in fake.sent:
+        if sent.to.startswith("whatsapp:"):
+            assert (sent.from_, sent.messaging_service_sid) == (GOMA_WA, None)
+        else:
+            assert (sent.from_, sent.messaging_service_sid) == (None, SERVICE)

@@ -330,3 +330,25 @@ def test_operations_config_refuses_a_malformed_reply_template(app_ctx):
     entry["settings"] = {"reply_templates": {"fr": {"content_sid": "MG1"}}}
     with pytest.raises(OperationConfigError, match="content_sid"):
         apply_operations_config({"operations": [entry]}, get_taxonomy())
+
+
+def test_a_row_taken_over_after_its_lease_is_not_sent_by_the_first_taker(send_app, fake):
+    from mcof_comms.outbound.dispatch import Dispatcher
+
+    contact = make_inbound(sender=PHONE).contact
+    message = queue_outbound(contact, "Distribution at 9", kind=MessageKind.REPLY)
+    message.set_status(MessageStatus.SENDING)  # left by a crash, lease (0 s here) long gone
+    message.send_attempted_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    message_id = message.id
+    first = Dispatcher()
+    plans = first._prepare([message_id])  # takes it over; Twilio has no such message
+    assert [p.reclaimed for p in plans] == [True]
+    db.session.execute(  # meanwhile a second job takes it over too, its lease having passed
+        Message.__table__.update()
+        .where(Message.__table__.c.id == message_id)
+        .values(send_attempted_at=utcnow())
+    )
+    db.session.commit()
+    assert first._claim(plans) == []  # no longer ours: not sent from here
+    assert fake.sent == []

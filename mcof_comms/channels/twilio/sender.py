@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import queue
+import ssl
 import threading
 import unicodedata
 import weakref
@@ -66,8 +67,8 @@ def classify_twilio_error(status: int | None, code: int | None) -> SendError:
 
 def _never_reached_server(exc: requests_lib.RequestException) -> bool:
     """True when the connection failed before any byte of the request was sent."""
-    if isinstance(exc, requests_lib.ConnectTimeout | requests_lib.exceptions.SSLError):
-        return True  # the TLS handshake comes before any byte of the request
+    if isinstance(exc, requests_lib.ConnectTimeout):
+        return True
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
@@ -75,9 +76,12 @@ def _never_reached_server(exc: requests_lib.RequestException) -> bool:
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
-        if isinstance(err, NewConnectionError | ConnectTimeoutError):
+        # a refused certificate ends the handshake, before any byte of the request; other TLS
+        # errors may come while the answer is read, after the request went out
+        if isinstance(err, NewConnectionError | ConnectTimeoutError | ssl.SSLCertVerificationError):
             return True
-        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+        linked = [getattr(err, "reason", None), err.__cause__, err.__context__]
+        todo.extend(e for e in linked if isinstance(e, BaseException))  # ssl's reason is a str
         todo.extend(a for a in getattr(err, "args", ()) if isinstance(a, BaseException))
     return False
 
@@ -184,6 +188,7 @@ class TwilioSender:
             {"to": to, "date_sent_after": since, "limit": self._find_limit},
             {"to": to, "limit": self._find_limit},
         ]
+        alike: Any = None  # the first match but for what Smart Encoding rewrites
         for query in queries:
             try:
                 instances = self._messages.list(**query)
@@ -192,9 +197,13 @@ class TwilioSender:
             except TwilioException as exc:
                 raise _read_error(exc) from exc
             for instance in instances:
-                if instance.sid not in exclude and _matches(instance, body, since):
+                if instance.sid in exclude or not _outbound_since(instance, since):
+                    continue
+                if body is None or instance.body == body:
                     return _result(instance)
-        return None
+                if alike is None and _skeleton(instance.body or "") == _skeleton(body) != "":
+                    alike = instance
+        return _result(alike) if alike is not None else None
 
     def send_many(
         self,
@@ -302,6 +311,9 @@ class _LoopThread:
         if not self._thread.is_alive():
             self.loop.close()
 
+    def on_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
     def submit(self, callback: Callable[..., Any], *args: Any) -> None:
         self.loop.call_soon_threadsafe(callback, *args)
 
@@ -384,30 +396,32 @@ class _Fanout:
                     yield outcome
         finally:
             self._cancelled = True  # read on the loop: sends not yet started are dropped
-            while in_flight:
-                self._done.get()
-                in_flight -= 1
+            if not self._loop.on_loop_thread():  # there, waiting would stop the very tasks
+                while in_flight:
+                    self._done.get()
+                    in_flight -= 1
 
 
-def _matches(instance: Any, body: str | None, since: datetime) -> bool:
+def _outbound_since(instance: Any, since: datetime) -> bool:
     if not str(instance.direction or "").startswith("outbound"):
         return False
     created = instance.date_created
-    if created is not None and created < since:
-        return False
-    return body is None or _same_text(instance.body, body)
+    return created is None or created >= since
 
 
-def _same_text(theirs: str | None, ours: str) -> bool:
-    """Equal, or equal but for what Twilio's Smart Encoding rewrites (quotes, dashes, spaces,
-    ellipses) on a Messaging Service: its list turns punctuation into punctuation only."""
-    if theirs == ours:
-        return True
-    return _letters(theirs or "") == _letters(ours) != ""
+def _skeleton(text: str) -> str:
+    """What Twilio's Smart Encoding leaves alone: letters (not modifier letters such as the
+    apostrophe U+02BC it turns into ') , digits and symbols such as emoji, after NFKC.
 
-
-def _letters(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
+    Its list maps quotes, apostrophes, dashes, spaces, slashes and the like to ASCII
+    punctuation, so two texts equal on this skeleton differ only where it may have rewritten.
+    """
+    kept = []
+    for ch in unicodedata.normalize("NFKC", text):
+        category = unicodedata.category(ch)
+        if (category[0] == "L" and category != "Lm") or category[0] == "N" or category == "So":
+            kept.append(ch)
+    return "".join(kept)
 
 
 def _read_error(exc: TwilioException) -> SendError:
