@@ -570,13 +570,11 @@ def test_closing_the_fan_out_on_its_own_loop_thread_does_not_hang(
 def test_a_tls_connection_dropped_after_the_request_is_ambiguous(
     send: Callable[[TwilioSender, OutboundRequest], SendResult],
     certificate: tuple[str, str],
+    tls_context: ssl.SSLContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
-    with FakeTwilio(tls=context) as server:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certificate[0])
+    with FakeTwilio(tls=tls_context) as server:
         server.garbled_drops = True
         server.drop_after_accept(1)  # accepted, then a TLS error while the answer is read
         client = make_twilio_client(
@@ -586,6 +584,14 @@ def test_a_tls_connection_dropped_after_the_request_is_ambiguous(
             send(TwilioSender(client), sms())
         assert caught.value.ambiguous is True  # it went out: ask before sending again
         assert len(server.sent) == 1
+
+
+@pytest.fixture
+def tls_context(certificate: tuple[str, str]) -> ssl.SSLContext:
+    """The fake's side of TLS, serving that certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
 
 
 @pytest.fixture(scope="module")
@@ -606,14 +612,13 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def test_both_transports_speak_tls_and_trust_what_requests_trusts(
     send: Callable[[TwilioSender, OutboundRequest], SendResult],
     certificate: tuple[str, str],
+    tls_context: ssl.SSLContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    cert = certificate[0]
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    with FakeTwilio(tls=context) as server:
+    with FakeTwilio(tls=tls_context) as server:
         assert server.base_url.startswith("https://")
 
         def sender() -> TwilioSender:

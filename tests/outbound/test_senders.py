@@ -45,6 +45,16 @@ def two_operations() -> Operation:
     return db.session.scalars(select(Operation).where(Operation.slug == "goma")).one()
 
 
+def broadcast_and_send(operation: Operation, drain) -> None:
+    broadcast = create_broadcast(
+        operation, actor=None, base_language="fr", translations={"fr": "Distribution demain."}
+    )
+    request_send(broadcast, actor=None)
+    db.session.commit()
+    enqueue_fan_out(broadcast.id)
+    drain()
+
+
 def reply(contact, text="Votre carte est prête.", **kw) -> int:
     message = reply_to_contact(contact, text, actor=None, **kw)
     db.session.commit()
@@ -74,13 +84,7 @@ def test_a_reply_to_a_message_through_a_messaging_service_goes_through_it(send_a
 def test_without_a_message_to_go_by_the_operations_own_number_is_used(send_app, fake, drain):
     goma = two_operations()
     contacts = seed_contacts(goma, 3, channels=(Channel.WHATSAPP, Channel.SMS))
-    broadcast = create_broadcast(
-        goma, actor=None, base_language="fr", translations={"fr": "Distribution demain à 9 h."}
-    )
-    request_send(broadcast, actor=None)
-    db.session.commit()
-    enqueue_fan_out(broadcast.id)
-    drain()
+    broadcast_and_send(goma, drain)
     assert len(fake.sent) == len(contacts)
     for sent in fake.sent:
         assert sent.from_ == (GOMA_WA if sent.to.startswith("whatsapp:") else GOMA_SMS)
@@ -119,13 +123,7 @@ def test_an_operations_messaging_service_carries_its_sms_not_its_whatsapp(send_a
     kyiv = db.session.scalars(select(Operation).where(Operation.slug == "kyiv")).one()
     seed_contacts(kyiv, 2, channels=(Channel.WHATSAPP,))
     seed_contacts(kyiv, 2, channels=(Channel.SMS,))
-    broadcast = create_broadcast(
-        kyiv, actor=None, base_language="fr", translations={"fr": "Distribution demain."}
-    )
-    request_send(broadcast, actor=None)
-    db.session.commit()
-    enqueue_fan_out(broadcast.id)
-    drain()
+    broadcast_and_send(kyiv, drain)
     assert len(fake.sent) == 4
     for sent in fake.sent:
         if sent.to.startswith("whatsapp:"):
