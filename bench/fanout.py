@@ -31,6 +31,7 @@ import redis
 import sqlalchemy as sa
 
 from bench.twilio_bare import FakeEndpoint, bare_loop_rate, fake_process
+from tests.servers import recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "mcof_bench_fanout"
@@ -97,13 +98,7 @@ def flask(*args: str, extra_env: dict[str, str] | None = None) -> None:
 
 
 def reset_database() -> sa.Engine:
-    admin = sa.create_engine(
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
+    recreate_database(DATABASE_URL)
     flask("db", "upgrade")
     return sa.create_engine(DATABASE_URL)
 

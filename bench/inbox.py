@@ -35,6 +35,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.servers import recreate_database  # noqa: E402
+
 PG = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_bench_inbox"
 )
@@ -66,12 +68,7 @@ def make_app():  # type: ignore[no-untyped-def]
 
 def generate(app) -> None:  # type: ignore[no-untyped-def]
     """Recreate the database and fill it with set-based SQL (a minute or two)."""
-    url = sa.engine.make_url(PG)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
+    recreate_database(PG)
     from flask_migrate import upgrade
 
     from mcof_comms.extensions import db

@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import free_port, start_gunicorn, stop  # noqa: E402
+from tests.servers import free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
 PG = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_bench_ingest"
@@ -45,12 +45,7 @@ CONNECTIONS = 16
 
 
 def reset_services() -> None:
-    url = sa.engine.make_url(PG)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
+    recreate_database(PG)
     redis.Redis.from_url(REDIS).flushdb()
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN  # noqa: E402
-from tests.servers import free_port, start_gunicorn, stop  # noqa: E402
+from tests.servers import free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
 PG = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_bench_triage"
@@ -77,12 +77,7 @@ def app_env(fake_url: str) -> dict[str, str]:
 
 
 def reset_services(env: dict[str, str]) -> None:
-    url = sa.engine.make_url(PG)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
+    recreate_database(PG)
     redis.Redis.from_url(REDIS).flushdb()
     for args in (["db", "upgrade"], ["operations", "load-config"]):
         subprocess.run(

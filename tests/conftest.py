@@ -22,6 +22,7 @@ from config import Settings
 from mcof_comms import create_app
 from mcof_comms.extensions import db
 from mcof_comms.jobs import AppWorker, enqueue_due_scheduled_jobs, get_backend
+from tests.servers import recreate_database
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_test"
@@ -32,18 +33,10 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 
 
 def _ensure_database(url: str) -> None:
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(
-        sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        recreate_database(url)
     except sa.exc.OperationalError as exc:
         pytest.exit(f"PostgreSQL is not reachable at {url}: {exc.orig}", returncode=3)
-    finally:
-        admin.dispose()
 
 
 #: Set by the session fixture below: no test ever talks to the real Twilio API.

@@ -1,4 +1,4 @@
-"""Real servers on loopback for tests: gunicorn running the app."""
+"""Real servers on loopback for tests and benchmarks: gunicorn running the app, empty databases."""
 
 from __future__ import annotations
 
@@ -11,8 +11,23 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import requests
+import sqlalchemy as sa
 
 from config import ROOT
+
+
+def recreate_database(url: str) -> str:
+    """Drop and create the PostgreSQL database ``url`` names (connections to it are ended);
+    return ``url``. Raises SQLAlchemy's OperationalError when PostgreSQL does not answer."""
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
+    return url
 
 
 def free_port() -> int:

@@ -12,16 +12,12 @@ from config import ROOT
 from mcof_comms import create_app
 from mcof_comms.extensions import db
 from tests.conftest import TEST_DATABASE_URL, make_settings
+from tests.servers import recreate_database
 
 
 def _fresh_pg(name: str) -> str:
-    url = sa.engine.make_url(TEST_DATABASE_URL)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    url = sa.engine.make_url(TEST_DATABASE_URL).set(database=name)
+    return recreate_database(url.render_as_string(hide_password=False))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
