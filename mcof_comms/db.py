@@ -67,6 +67,13 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
+def partial_index(name: str, *columns: Any, where: str, unique: bool = False) -> sa.Index:
+    """An index over the rows ``where`` holds, the same on PostgreSQL and SQLite."""
+    return sa.Index(
+        name, *columns, unique=unique, postgresql_where=sa.text(where), sqlite_where=sa.text(where)
+    )
+
+
 def among(column: Any, values: list[int], dialect: str) -> Any:
     """``column IN values``; on PostgreSQL one array parameter (``= ANY``), so the statement
     text does not change with the list's length and psycopg can keep it prepared."""

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mcof_comms.db import Base, TimestampMixin, enum_column, utcnow
+from mcof_comms.db import Base, TimestampMixin, enum_column, partial_index, utcnow
 from mcof_comms.models.contact import Contact
 from mcof_comms.models.message import JSONType
 from mcof_comms.models.operation import Operation, Team
@@ -33,12 +33,8 @@ class Case(TimestampMixin, Base):
     __tablename__ = "feedback_case"
     __table_args__ = (
         # "a new message from the same contact on the same sector joins the open case"
-        Index(
-            "ix_case_open_contact_sector",
-            "contact_id",
-            "sector",
-            postgresql_where=text("status <> 'closed'"),
-            sqlite_where=text("status <> 'closed'"),
+        partial_index(
+            "ix_case_open_contact_sector", "contact_id", "sector", where="status <> 'closed'"
         ),
         # the inbox: open cases by urgency then age
         Index("ix_case_inbox", "operation_id", "status", "urgency_rank", "created_at"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mcof_comms.db import Base, TimestampMixin
+from mcof_comms.db import Base, TimestampMixin, partial_index
 
 
 class Membership(TimestampMixin, Base):
@@ -33,13 +33,8 @@ from mcof_comms.models.case import Case  # noqa: E402
 from mcof_comms.models.message import Message  # noqa: E402
 
 #: The inbox's default view: open cases, most urgent first, then oldest (keyset order).
-Index(
-    "ix_case_open_queue",
-    Case.urgency_rank,
-    Case.created_at,
-    Case.id,
-    postgresql_where=text("status <> 'closed'"),
-    sqlite_where=text("status <> 'closed'"),
+partial_index(
+    "ix_case_open_queue", Case.urgency_rank, Case.created_at, Case.id, where="status <> 'closed'"
 )
 #: Free-text search of the inbox (``ILIKE '%words%'``) with trigrams on PostgreSQL, over triaged
 #: messages only: a message enters it when triage files it in a case, in the worker, so the

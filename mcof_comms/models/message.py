@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mcof_comms.db import Base, TimestampMixin, enum_column, utcnow
+from mcof_comms.db import Base, TimestampMixin, enum_column, partial_index, utcnow
 from mcof_comms.models.contact import Channel, Contact
 from mcof_comms.models.triage import FeedbackType, Urgency
 
@@ -86,41 +86,20 @@ class Message(TimestampMixin, Base):
         Index("ix_message_contact_created", "contact_id", "created_at"),
         # partial: an inbound message is inserted without a case or a broadcast, so the webhook
         # pays for neither index
-        Index(
-            "ix_message_case_id",
-            "case_id",
-            postgresql_where=text("case_id IS NOT NULL"),
-            sqlite_where=text("case_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_message_broadcast_id",
-            "broadcast_id",
-            postgresql_where=text("broadcast_id IS NOT NULL"),
-            sqlite_where=text("broadcast_id IS NOT NULL"),
-        ),
+        partial_index("ix_message_case_id", "case_id", where="case_id IS NOT NULL"),
+        partial_index("ix_message_broadcast_id", "broadcast_id", where="broadcast_id IS NOT NULL"),
         # the self-referencing foreign key needs its own index: deletes cascade through it
-        Index(
-            "ix_message_reply_to_id",
-            "reply_to_id",
-            postgresql_where=text("reply_to_id IS NOT NULL"),
-            sqlite_where=text("reply_to_id IS NOT NULL"),
-        ),
+        partial_index("ix_message_reply_to_id", "reply_to_id", where="reply_to_id IS NOT NULL"),
         # one message per contact per broadcast: a resumed fan-out inserts nothing twice
-        Index(
+        partial_index(
             "uq_message_broadcast_contact",
             "broadcast_id",
             "contact_id",
+            where="broadcast_id IS NOT NULL AND retry_of_id IS NULL",
             unique=True,
-            postgresql_where=text("broadcast_id IS NOT NULL AND retry_of_id IS NULL"),
-            sqlite_where=text("broadcast_id IS NOT NULL AND retry_of_id IS NULL"),
         ),
         # resends of a message: progress counts, and deletes check this foreign key
-        Index(
-            "ix_message_retry_of_id",
-            "retry_of_id",
-            postgresql_where=text("retry_of_id IS NOT NULL"),
-            sqlite_where=text("retry_of_id IS NOT NULL"),
-        ),
+        partial_index("ix_message_retry_of_id", "retry_of_id", where="retry_of_id IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

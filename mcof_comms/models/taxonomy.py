@@ -7,10 +7,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from mcof_comms.db import Base, enum_column, utcnow
+from mcof_comms.db import Base, enum_column, partial_index, utcnow
 from mcof_comms.models.message import JSONType
 from mcof_comms.models.operation import CategoryKind
 
@@ -50,12 +50,8 @@ class TrainingExample(Base):
     __tablename__ = "training_example"
     __table_args__ = (
         # one current example per message: a second correction replaces the first
-        Index(
-            "uq_training_example_message",
-            "message_id",
-            unique=True,
-            postgresql_where=text("message_id IS NOT NULL"),
-            sqlite_where=text("message_id IS NOT NULL"),
+        partial_index(
+            "uq_training_example_message", "message_id", where="message_id IS NOT NULL", unique=True
         ),
     )
 
@@ -88,12 +84,8 @@ class SectorModelVersion(Base):
     __tablename__ = "sector_model_version"
     __table_args__ = (
         # at most one model in use
-        Index(
-            "uq_sector_model_promoted",
-            "status",
-            unique=True,
-            postgresql_where=text("status = 'promoted'"),
-            sqlite_where=text("status = 'promoted'"),
+        partial_index(
+            "uq_sector_model_promoted", "status", where="status = 'promoted'", unique=True
         ),
     )
 
