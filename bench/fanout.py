@@ -31,7 +31,7 @@ import redis
 import sqlalchemy as sa
 
 from bench.twilio_bare import FakeEndpoint, bare_loop_rate, fake_process
-from tests.servers import recreate_database
+from tests.servers import recreate_database, start_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "mcof_bench_fanout"
@@ -200,13 +200,7 @@ def run_broadcast(
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env(fake), check=True)
     started = time.perf_counter()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"],
-        cwd=ROOT,
-        env=env(fake, concurrency),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker(env(fake, concurrency), "--burst")
     peak = 0.0
     first_send: float | None = None
     last_count, last_change = before, time.perf_counter()

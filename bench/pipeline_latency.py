@@ -31,7 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN  # noqa: E402
-from tests.servers import free_port, recreate_database, start_gunicorn, stop  # noqa: E402
+from tests.servers import (  # noqa: E402
+    free_port,
+    recreate_database,
+    start_gunicorn,
+    start_worker,
+    stop,
+)
 
 PG = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mcof_bench_triage"
@@ -102,17 +108,6 @@ def start_fake_twilio() -> tuple[subprocess.Popen[str], str]:
         if line.startswith("FAKE_TWILIO_URL="):
             return process, line.strip().split("=", 1)[1]
     raise RuntimeError("fake Twilio did not start")
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def signed(url: str, n: int, prefix: str) -> tuple[str, str, str]:

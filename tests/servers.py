@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import IO
 
 import requests
 import sqlalchemy as sa
@@ -28,6 +29,21 @@ def recreate_database(url: str) -> str:
     finally:
         admin.dispose()
     return url
+
+
+def start_worker(
+    env: Mapping[str, str], *args: str, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """``flask worker *args`` in a process group of its own (end it with ``os.killpg``)."""
+    output = log if log is not None else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", *args],
+        cwd=ROOT,
+        env=dict(env),
+        stdout=output,
+        stderr=output,
+        start_new_session=True,
+    )
 
 
 def free_port() -> int:

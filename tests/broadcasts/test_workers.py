@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -14,7 +13,6 @@ import pytest
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select, text
 
-from config import ROOT
 from mcof_comms.broadcasts.jobs import enqueue_fan_out
 from mcof_comms.broadcasts.services import create_broadcast, request_send
 from mcof_comms.extensions import db
@@ -24,6 +22,7 @@ from mcof_comms.outbound.services import BUCKET_SIZE, enqueue_outbound, queue_ou
 from tests.broadcasts.conftest import make_operation, seed_contacts
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.outbound.conftest import drain_queues
+from tests.servers import start_worker
 
 TEXT = {"en": "Water trucking resumes tomorrow at 8 at the market."}
 
@@ -49,13 +48,9 @@ def workers(fake, tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
             "PUBLIC_BASE_URL": "http://localhost",
             "OUTBOUND_RATE_LIMIT": str(rate),
         }
-        command = [sys.executable, "-m", "flask", "--app", "app", "worker"]
-        if queues:
-            command += ["--queues", queues]
+        args = ["--queues", queues] if queues else []
         with open(log_dir / f"worker-{len(started)}.log", "wb") as log:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-            )
+            process = start_worker(env, *args, log=log)
         started.append(process)
         return process
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select, text
 
-from config import ROOT
 from mcof_comms.extensions import db
 from mcof_comms.jobs import INBOUND, get_backend
 from mcof_comms.maintenance import sweep
 from mcof_comms.models import Direction, Message, MessageStatus
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, inbound_params, sign
+from tests.servers import start_worker
 
 PATH = "/webhooks/twilio/messages"
 INBOUND_STATUS = select(Message.status).where(Message.direction == Direction.IN)
@@ -66,17 +64,6 @@ def test_requeue_stuck_command(app, twilio_post, run_jobs, redis):
         assert db.session.scalars(INBOUND_STATUS).one() is MessageStatus.PROCESSED
 
 
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
 def test_worker_killed_mid_job_does_not_lose_the_message(app, twilio_post, run_jobs):
     env = {
         **os.environ,
@@ -93,7 +80,7 @@ def test_worker_killed_mid_job_does_not_lose_the_message(app, twilio_post, run_j
     # hold the row lock so the worker blocks inside the job, then kill it there
     with app.app_context(), db.engine.connect() as lock:
         lock.execute(text("SELECT id FROM message WHERE id = :id FOR UPDATE"), {"id": message_id})
-        worker = _worker(env)
+        worker = start_worker(env)
         queue = get_backend(app).queue(INBOUND)
         registry = StartedJobRegistry(queue=queue)
         deadline = time.monotonic() + 30
