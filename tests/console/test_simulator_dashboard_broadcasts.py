@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from mcof_comms.extensions import db
 from mcof_comms.models import (
@@ -83,20 +87,23 @@ def test_dashboard_shows_loop_closure_and_a_corrective_broadcast_link(
     assert page.count("<svg") >= 4
 
 
-def test_broadcast_compose_preview_and_send(app: Flask, world: World) -> None:
+def compose(app: Flask, **fields: Any) -> tuple[FlaskClient, str, TestResponse]:
+    """A responder fills in the broadcast form: their client, CSRF token and the answer."""
     client = app.test_client()
     login(client, "responder@example.org")
     token = csrf(client, "/broadcasts/new")
-    response = client.post(
-        "/broadcasts/new",
-        data={
-            "operation_id": str(world.operation),
-            "base_language": "fr",
-            "text_fr": "Distribution demain à 9 h.",
-            "text_ar": "التوزيع غدا الساعة التاسعة.",
-            "channels": ["sms"],
-            "csrf_token": token,
-        },
+    response = client.post("/broadcasts/new", data={**fields, "csrf_token": token})
+    return client, token, response
+
+
+def test_broadcast_compose_preview_and_send(app: Flask, world: World) -> None:
+    client, token, response = compose(
+        app,
+        operation_id=str(world.operation),
+        base_language="fr",
+        text_fr="Distribution demain à 9 h.",
+        text_ar="التوزيع غدا الساعة التاسعة.",
+        channels=["sms"],
     )
     assert response.status_code == 302
     preview = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -124,18 +131,12 @@ def test_scheduled_broadcast_waits_for_its_time_in_the_operation_time_zone(
         operation = db.session.get_one(Operation, world.operation)
         operation.timezone = "America/Port-au-Prince"
         db.session.commit()
-    client = app.test_client()
-    login(client, "responder@example.org")
-    token = csrf(client, "/broadcasts/new")
-    response = client.post(
-        "/broadcasts/new",
-        data={
-            "operation_id": str(world.operation),
-            "base_language": "en",
-            "text_en": "Distribution on Friday.",
-            "scheduled_at": "2030-01-04T09:00",
-            "csrf_token": token,
-        },
+    client, token, response = compose(
+        app,
+        operation_id=str(world.operation),
+        base_language="en",
+        text_en="Distribution on Friday.",
+        scheduled_at="2030-01-04T09:00",
     )
     assert response.status_code == 302
     with app.app_context():
