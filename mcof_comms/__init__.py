@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from mcof_comms import models  # noqa: F401  (one metadata for Alembic)
     from mcof_comms.i18n import select_ui_locale
     from mcof_comms.inbound.keywords import KeywordBook
+    from mcof_comms.inputs import IdConverter, reject_unstorable_request
     from mcof_comms.jobs import init_queues
 
     db.init_app(app)
@@ -39,6 +40,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if settings.database_url.startswith("sqlite"):
         _tune_sqlite(app)
+
+    # before any blueprint: every <int:...> in a route is an id within its column's range
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(reject_unstorable_request)
 
     from mcof_comms.api.views import bp as api_bp
     from mcof_comms.channels.twilio.webhooks import bp as twilio_bp

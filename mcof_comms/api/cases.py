@@ -18,6 +18,7 @@ from mcof_comms.api.views import _enum_arg, _int_arg, api_error
 from mcof_comms.auth.permissions import MESSAGE_READERS, can_view_case
 from mcof_comms.auth.tokens import require_token
 from mcof_comms.extensions import csrf, db
+from mcof_comms.inputs import to_int
 from mcof_comms.models import (
     OPEN_STATUSES,
     AuditEntry,
@@ -88,9 +89,10 @@ def _cursor() -> tuple[int, int] | None:
     if raw is None:
         return None
     rank, _, case_id = raw.partition(".")
-    if not (rank.isdigit() and case_id.isdigit()):
+    rank_value, case_value = to_int(rank), to_int(case_id)
+    if rank_value is None or case_value is None:
         abort(400, description="cursor must be a value returned as next_cursor")
-    return int(rank), int(case_id)
+    return rank_value, case_value
 
 
 @bp.get("/cases")

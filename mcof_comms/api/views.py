@@ -13,6 +13,7 @@ from mcof_comms.api.serializers import contact_json, message_json
 from mcof_comms.auth.permissions import MESSAGE_READERS
 from mcof_comms.auth.tokens import require_token
 from mcof_comms.extensions import csrf, db
+from mcof_comms.inputs import int_arg
 from mcof_comms.models import Case, Channel, Contact, Direction, Message, MessageStatus, Role, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,12 +33,7 @@ def _enum_arg(name: str, enum_cls: type) -> object | None:
 
 
 def _int_arg(name: str, default: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        abort(400, description=f"{name} must be a positive whole number")
-    return int(raw)
+    return int_arg(request.args, name, default)
 
 
 def visible_messages(user: User) -> sa.Select[tuple[Message]]:

@@ -61,6 +61,8 @@ class FailureReason(enum.StrEnum):
     CONTENT_REJECTED = "content_rejected"
     OPTED_OUT = "opted_out"  # our own consent record said no: never reached the provider
     REPETITION = "repetition"  # our own duplicate guard skipped it
+    # an alphanumeric sender, a short code or a malformed From: never handed to the provider
+    NO_REPLY_PATH = "no_reply_path"
     UNKNOWN = "unknown"
 
 

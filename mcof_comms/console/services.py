@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, select
 
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
+from mcof_comms.inputs import to_int
 from mcof_comms.models import (
     Case,
     CaseEvent,
@@ -184,8 +185,8 @@ def _filter_clauses(user: User, filters: InboxFilters) -> list[ColumnElement[boo
         clauses.append(Case.assignee_id == user.id)
     elif filters.assignee == "none":
         clauses.append(Case.assignee_id.is_(None))
-    elif filters.assignee and filters.assignee.isdigit():
-        clauses.append(Case.assignee_id == int(filters.assignee))
+    elif filters.assignee and (assignee_id := to_int(filters.assignee)) is not None:
+        clauses.append(Case.assignee_id == assignee_id)
     if filters.review:
         clauses.append(Case.needs_review.is_(True))
     if filters.q:
@@ -236,9 +237,13 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         rank, created, case_id = raw.split("|")
-        return int(rank), datetime.fromisoformat(created), int(case_id)
+        rank_value, case_value = to_int(rank), to_int(case_id)
+        created_at = datetime.fromisoformat(created)
     except (ValueError, UnicodeDecodeError):
         return None
+    if rank_value is None or case_value is None or created_at.tzinfo is None:
+        return None
+    return rank_value, created_at, case_value
 
 
 def inbox_query(user: User, filters: InboxFilters) -> sa.Select[tuple[Case]]:
@@ -472,8 +477,8 @@ def list_inbound_messages(
         # search covers triaged feedback (the indexed part), not keywords or untriaged rows
         clauses.append(Message.case_id.is_not(None))
         clauses.append(Message.body.ilike(pattern + "%", escape="\\"))
-    if cursor and cursor.isdigit():
-        clauses.append(Message.id < int(cursor))
+    if cursor and (before_id := to_int(cursor)) is not None:
+        clauses.append(Message.id < before_id)
     rows = list(
         db.session.execute(
             select(Message, Case)

@@ -20,9 +20,13 @@ def process_inbound_message(message_id: int) -> None:
     if message is None or message.status is not MessageStatus.RECEIVED:
         db.session.rollback()
         return
+    from mcof_comms.inbound.services import INTAKE, keep_intake_review
     from mcof_comms.pipeline.services import run_pipeline
 
+    intake = (message.triage or {}).get(INTAKE)
     run_pipeline(message)
+    if intake:
+        keep_intake_review(message, intake)
     message.set_status(MessageStatus.PROCESSED)
     message.processed_at = utcnow()
     db.session.commit()

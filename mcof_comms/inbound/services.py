@@ -12,11 +12,12 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import func, select, text, update
 
-from mcof_comms.channels.inbound import InboundMessage
+from mcof_comms.channels.inbound import InboundMessage, can_reply_to
 from mcof_comms.db import insert_for, utcnow
 from mcof_comms.extensions import db
 from mcof_comms.inbound.keywords import KeywordBook, KeywordKind, KeywordMatch
 from mcof_comms.models import (
+    Case,
     Contact,
     ContactChannel,
     Direction,
@@ -29,12 +30,16 @@ from mcof_comms.outbound.status import skip_queued_after_opt_out
 
 logger = logging.getLogger(__name__)
 
-#: Twilio's ``OptOutType`` when Advanced Opt-Out is on for the Messaging Service.
+#: Twilio's ``OptOutType`` when Advanced Opt-Out is on for the Messaging Service. Its HELP is
+#: not here: Twilio has sent its help text, and a person who wrote "help" is asking for a
+#: person, so the message is feedback like any other (config/keywords.yaml).
 ADVANCED_OPT_OUT = {
     "STOP": KeywordKind.OPT_OUT,
     "START": KeywordKind.OPT_IN,
-    "HELP": KeywordKind.HELP,
 }
+
+#: The key of ``message.triage`` that holds why intake flagged a message for review.
+INTAKE = "intake"
 
 KEYWORD_KINDS = {
     KeywordKind.OPT_OUT: MessageKind.OPT_OUT,
@@ -141,9 +146,16 @@ def _message_values(inbound: InboundMessage, kind: MessageKind, now: datetime) -
         "to_address": inbound.to,
         "from_address": inbound.sender.address,
         "messaging_service_sid": inbound.messaging_service_sid,
+        "needs_review": bool(inbound.review),
+        "triage": intake_record(inbound),
         "created_at": now,
         "updated_at": now,
     }
+
+
+def intake_record(inbound: InboundMessage) -> dict[str, Any]:
+    """What the message's ``triage`` starts with: why intake flagged it, when it did."""
+    return {INTAKE: {"review": list(inbound.review)}} if inbound.review else {}
 
 
 def _insert_message(
@@ -159,8 +171,6 @@ def _insert_message(
             contact_id=contact_id,
             status_rank=0,
             sectors=[],
-            needs_review=False,
-            triage={},
         )
         .on_conflict_do_nothing()
         .returning(table.c.id)
@@ -188,10 +198,12 @@ _RECEIVE_SQL = text(
     ), m AS (
         INSERT INTO message (direction, channel, kind, status, status_rank, contact_id,
                              external_id, body, media, latitude, longitude, to_address,
-                             from_address, messaging_service_sid, created_at, updated_at)
+                             from_address, messaging_service_sid, needs_review, triage,
+                             created_at, updated_at)
         SELECT :direction, :channel, :kind, :status, 0, ch.contact_id, :external_id, :body,
                CAST(:media AS JSONB), :latitude, :longitude, :to_address, :from_address,
-               :messaging_service_sid, :created_at, :updated_at
+               :messaging_service_sid, :needs_review, CAST(:triage AS JSONB), :created_at,
+               :updated_at
         FROM ch
         ON CONFLICT (external_id) DO NOTHING
         RETURNING id
@@ -206,6 +218,7 @@ def _insert_in_one_statement(
 ) -> tuple[int, int, int | None]:
     values = _message_values(inbound, kind, now)
     values["media"] = json.dumps(values["media"])
+    values["triage"] = json.dumps(values["triage"])
     row = db.session.execute(
         _RECEIVE_SQL,
         {
@@ -225,9 +238,11 @@ def receive_message(inbound: InboundMessage) -> Received:
     The hot path of every webhook: one statement on PostgreSQL, three elsewhere; no reads.
     """
     session = db.session
-    match = get_keyword_book().match(inbound.body) if not inbound.media else None
+    # a post read only in part changes no consent: a person looks at it first
+    plain = not inbound.media and not inbound.review
+    match = get_keyword_book().match(inbound.body) if plain else None
     answered_by_twilio = False
-    if inbound.opt_out_type in ADVANCED_OPT_OUT:
+    if inbound.opt_out_type in ADVANCED_OPT_OUT and not inbound.review:
         # Twilio's Advanced Opt-Out matched and answered it: record consent, answer nothing
         match = KeywordMatch(ADVANCED_OPT_OUT[inbound.opt_out_type], language="")
         answered_by_twilio = True
@@ -248,7 +263,9 @@ def receive_message(inbound: InboundMessage) -> Received:
     if match is not None:
         message = session.get_one(Message, message_id)
         channel = session.get_one(ContactChannel, channel_id)
-        reply = handle_keyword(message, channel, match, answer=not answered_by_twilio)
+        # a short code or an alphanumeric sender cannot receive the confirmation
+        answer = not answered_by_twilio and can_reply_to(inbound.sender.address)
+        reply = handle_keyword(message, channel, match, answer=answer)
     logger.debug("received message %s (%s) for contact %s", message_id, kind.value, contact_id)
     return Received(message_id, created=True, reply=reply, kind=kind)
 
@@ -291,6 +308,17 @@ def handle_keyword(
     db.session.add(reply)
     db.session.flush()
     return reply
+
+
+def keep_intake_review(message: Message, intake: dict[str, Any]) -> None:
+    """Put intake's review flag back after triage, which rewrites ``needs_review`` and
+    ``triage`` from its own decisions; the message's case goes to the review queue too."""
+    message.needs_review = True
+    message.triage = {**(message.triage or {}), INTAKE: intake}
+    if message.case_id is not None:
+        case = db.session.get(Case, message.case_id)
+        if case is not None:
+            case.needs_review = True
 
 
 def list_stuck_inbound(older_than_seconds: int, limit: int = 1000) -> list[int]:

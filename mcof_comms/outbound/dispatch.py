@@ -3,6 +3,8 @@
 The life of a row here (``Message`` lifecycle):
 
 1. ``QUEUED``: checked at send time. Opted out on its channel -> ``SKIPPED`` (``opted_out``);
+   an address that cannot receive a reply (a short code, an alphanumeric sender) -> ``SKIPPED``
+   (``no_reply_path``);
    the same text already went to that contact several times within minutes -> ``SKIPPED``
    (``repetition``, flagged for review); its broadcast was cancelled -> ``CANCELED``; WhatsApp
    outside the 24-hour window -> the broadcast's template, else SMS, else ``FAILED``.
@@ -45,6 +47,7 @@ from mcof_comms.channels.base import (
     SendResult,
     TransientSendError,
 )
+from mcof_comms.channels.inbound import can_reply_to
 from mcof_comms.db import among, utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
@@ -405,6 +408,8 @@ class Dispatcher:
             to = sms[0] if sms is not None else None
         if not to:
             return MessageStatus.FAILED, FailureReason.INVALID_NUMBER.value
+        if not can_reply_to(to):
+            return MessageStatus.SKIPPED, FailureReason.NO_REPLY_PATH.value
         if route_choice.channel is channel and (row.from_address or row.messaging_service_sid):
             from_, service = row.from_address, row.messaging_service_sid  # chosen when queued
         else:  # a fallback to another channel: the address the person knows there

@@ -68,11 +68,42 @@ def test_near_misses_are_not_keywords(book, text):
     assert book.match(text) is None
 
 
-def test_opt_in_and_help(book):
+def test_opt_in_and_service_keywords(book):
     assert book.match("START").kind is KeywordKind.OPT_IN
     assert book.match("Démarrer").kind is KeywordKind.OPT_IN
-    assert book.match("ayuda").kind is KeywordKind.HELP
-    assert book.match("مساعدة").kind is KeywordKind.HELP
+    assert book.match("INFO").kind is KeywordKind.HELP
+    assert book.match("معلومات").kind is KeywordKind.HELP
+
+
+PLEAS = ["help", "HELP!", "aidez moi", "Aidez-moi", "aide", "ayuda", "msaada", "مساعدة", "ed"]
+
+
+@pytest.mark.parametrize("text", PLEAS)
+def test_a_plea_for_help_is_not_a_keyword(book, text):
+    assert book.match(text) is None
+
+
+@pytest.mark.parametrize("text", ["help", "aidez moi", "msaada"])
+def test_a_plea_for_help_reaches_a_person(app_ctx, twilio_post, run_jobs, text):
+    response = twilio_post(PATH, inbound_params(text))
+    assert "<Message>" not in response.get_data(as_text=True)
+    message = db.session.scalars(select(Message)).one()
+    assert message.kind is MessageKind.FEEDBACK
+    assert message.status is MessageStatus.RECEIVED
+
+    run_jobs()
+    db.session.refresh(message)
+    assert message.status is MessageStatus.PROCESSED
+    assert message.case_id is not None  # in a team's queue, for a person to answer
+
+
+def test_twilio_answering_help_still_leaves_feedback(app_ctx, twilio_post):
+    params = inbound_params("HELP", OptOutType="HELP", MessagingServiceSid="MG" + "c" * 32)
+    response = twilio_post(PATH, params)
+    assert "<Message>" not in response.get_data(as_text=True)
+    message = db.session.scalars(select(Message)).one()
+    assert message.kind is MessageKind.FEEDBACK
+    assert message.status is MessageStatus.RECEIVED
 
 
 def test_normalize_keeps_cyrillic_letters_whole():
@@ -136,9 +167,9 @@ def test_confirmation_is_written_in_the_keyword_language(app_ctx, twilio_post, w
     assert expected in response.get_data(as_text=True)
 
 
-def test_help_answers_without_changing_consent(app_ctx, twilio_post):
-    response = twilio_post(PATH, inbound_params("AIDE"))
-    assert "ligne de retour communautaire" in response.get_data(as_text=True)
+def test_info_answers_without_changing_consent(app_ctx, twilio_post):
+    response = twilio_post(PATH, inbound_params("INFO"))
+    assert "This is the community feedback line" in response.get_data(as_text=True)
     contact = db.session.scalars(select(Contact)).one()
     assert not contact.is_opted_out(Channel.SMS)
 

@@ -8,7 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from mcof_comms.extensions import db
-from mcof_comms.models import Channel, Contact, ContactChannel, Direction, Message, MessageStatus
+from mcof_comms.models import (
+    Case,
+    Channel,
+    Contact,
+    ContactChannel,
+    Direction,
+    Message,
+    MessageStatus,
+)
 from tests.conftest import ACCOUNT_SID, inbound_params, sign
 
 PATH = "/webhooks/twilio/messages"
@@ -101,21 +109,59 @@ def test_behind_a_proxy_validates_with_forwarded_headers(make_app):
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        ({"From": "+50937001234", "Body": "x"}, "MessageSid is missing"),
-        ({"MessageSid": "SM" + "1" * 32, "Body": "x"}, "From is missing"),
-        ({"MessageSid": "SM" + "2" * 32, "From": "+1234", "Body": "x"}, "not a possible"),
-        ({"MessageSid": "SM" + "3" * 32, "From": "hello", "Body": "x"}, "not a phone number"),
-        ({"MessageSid": "SM" + "4" * 32, "From": "+50937001234", "NumMedia": "two"}, "NumMedia"),
-        ({"MessageSid": "SM" + "5" * 32, "From": "+50937001234", "NumMedia": "1"}, "MediaUrl0"),
-        ({"MessageSid": "SM" + "6" * 32, "From": "+50937001234", "Latitude": "north"}, "Latitude"),
+        ({"From": "+50937001234", "Body": "x"}, "message_sid_missing"),
+        ({"MessageSid": "SM" + "1" * 32, "Body": "x"}, "from_missing"),
+        ({"MessageSid": "SM" + "2" * 32, "From": "+1234", "Body": "x"}, "from_not_a_phone_number"),
+        ({"MessageSid": "SM" + "3" * 32, "From": "hello world!", "Body": "x"}, "from_not_a_ph"),
+        ({"MessageSid": "SM" + "4" * 32, "From": "+50937001234", "NumMedia": "two"}, "num_media"),
+        ({"MessageSid": "SM" + "5" * 32, "From": "+50937001234", "NumMedia": "1"}, "media_url"),
+        ({"MessageSid": "SM" + "6" * 32, "From": "+50937001234", "Latitude": "north"}, "latitude"),
+        ({"MessageSid": "SM" + "7" * 32, "From": "+50937001234", "Body": "x" * 5001}, "body_too"),
+        ({"MessageSid": "SM" + "8" * 80, "From": "+50937001234", "Body": "x"}, "message_sid_too"),
+        ({"MessageSid": "SM" + "9" * 32, "From": "+50937001234", "To": "+1" * 40}, "to_too_long"),
     ],
 )
-def test_malformed_posts_get_400_with_reason(app_ctx, twilio_post, params, reason):
+def test_signed_posts_the_parser_cannot_take_are_stored_for_review(
+    app_ctx, twilio_post, params, reason
+):
+    """Twilio does not retry a 4xx: a signed post answered 400 would be a message lost."""
     params = {"AccountSid": ACCOUNT_SID, **params}
     response = twilio_post(PATH, params)
-    assert response.status_code == 400
-    assert reason in response.get_json()["reason"]
-    assert count(Message) == 0
+
+    assert response.status_code == 200
+    message = db.session.scalars(select(Message)).one()
+    assert message.needs_review
+    assert any(r.startswith(reason) for r in message.triage["intake"]["review"])
+    assert message.status is MessageStatus.RECEIVED  # triaged like any other message
+    assert twilio_post(PATH, params).status_code == 200  # a retry is still one message
+    assert count(Message) == 1
+
+
+def test_a_review_flag_outlasts_triage_and_reaches_an_admin(app_ctx, twilio_post, run_jobs):
+    from tests.api.test_api import cli_token
+
+    params = inbound_params("We need water", NumMedia="1")  # MediaUrl0 never came
+    twilio_post(PATH, params)
+    run_jobs()
+    message = db.session.scalars(select(Message).where(Message.direction == Direction.IN)).one()
+    assert message.status is MessageStatus.PROCESSED
+    assert message.needs_review
+    assert message.triage["intake"] == {"review": ["media_url_missing"]}
+    assert message.case_id is not None
+    assert db.session.get(Case, message.case_id).needs_review  # in the review queue
+
+    token = cli_token(app_ctx, "admin")
+    shown = app_ctx.test_client().get(
+        f"/api/v1/messages/{message.id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert shown.status_code == 200
+    assert shown.get_json()["needs_review"] is True
+    assert shown.get_json()["triage"]["intake"]["review"] == ["media_url_missing"]
+
+
+def test_an_empty_signed_post_is_stored_too(app_ctx, twilio_post):
+    assert twilio_post(PATH, {"AccountSid": ACCOUNT_SID}).status_code == 200
+    assert db.session.scalars(select(Message)).one().needs_review
 
 
 def test_whatsapp_payload_with_media_and_location(app_ctx, twilio_post):

@@ -51,13 +51,12 @@ def database_unavailable(error: Exception) -> Response:
 @bp.post("/messages")
 @require_twilio_signature
 def inbound() -> Response:
-    """Accept one inbound SMS or WhatsApp message: persist, commit, enqueue, answer TwiML."""
+    """Accept one inbound SMS or WhatsApp message: persist, commit, enqueue, answer TwiML.
+
+    A signed post is never refused: one the parser cannot take as it is is stored for review.
+    """
     settings: Settings = current_app.extensions["mcof_settings"]
-    try:
-        parsed = parse_inbound(request.form, default_region=settings.default_region)
-    except MalformedRequest as exc:
-        logger.info("malformed inbound webhook: %s", exc)
-        return bad_request(str(exc))
+    parsed = parse_inbound(request.form, default_region=settings.default_region)
     try:
         received = receive_message(parsed)
         reply_body = received.reply.body if received.reply else None
@@ -65,6 +64,8 @@ def inbound() -> Response:
         db.session.commit()
     except (OperationalError, InterfaceError) as exc:
         return database_unavailable(exc)
+    if parsed.review:
+        logger.info("stored inbound message %s for review: %s", message_id, ",".join(parsed.review))
     if needs_processing:
         enqueue_process_inbound_message(message_id, first=True)
     return twiml(reply_body)

@@ -14,15 +14,15 @@ from mcof_comms.auth.permissions import AUDITORS
 from mcof_comms.console import bp, require_roles, services
 from mcof_comms.console.forms import EmptyForm
 from mcof_comms.extensions import db
+from mcof_comms.inputs import to_int
 from mcof_comms.models import Membership, Operation, User
 
 
 @bp.get("/audit")
 @require_roles(AUDITORS)
 def audit_log() -> str:
-    before = request.args.get("before", "")
     entries = audit.list_entries(
-        before_id=int(before) if before.isdigit() else None, action=request.args.get("action")
+        before_id=to_int(request.args.get("before", "")), action=request.args.get("action")
     )
     users = {u.id: u for u in services.list_staff()}
     return render_template("console/audit.html", entries=entries, users=users)
@@ -53,7 +53,8 @@ def set_operations(user_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
     known = {o.id for o in db.session.scalars(select(Operation))}
-    wanted = {int(v) for v in request.form.getlist("operation_ids") if v.isdigit()} & known
+    chosen = (to_int(v) for v in request.form.getlist("operation_ids"))
+    wanted = {i for i in chosen if i is not None} & known
     db.session.execute(delete(Membership).where(Membership.user_id == user.id))
     db.session.add_all(Membership(user_id=user.id, operation_id=op_id) for op_id in sorted(wanted))
     audit.record(current_user, "user.operations", "user", user.id, operations=sorted(wanted))

@@ -24,6 +24,7 @@ from mcof_comms.console import bp, broadcasting, require_roles, services
 from mcof_comms.console.forms import BroadcastForm, EmptyForm, opts
 from mcof_comms.extensions import db
 from mcof_comms.i18n import MESSAGE_LOCALES
+from mcof_comms.inputs import to_int
 from mcof_comms.models import Broadcast, BroadcastStatus, Operation
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "ps", "he", "ckb", "ug", "yi", "dv", "sd"})
@@ -46,10 +47,11 @@ def _audience_from(args: Any) -> dict[str, Any]:
         audience["channels"] = channels
     if areas := [a.strip() for a in str(args.get("areas", "")).split(",") if a.strip()]:
         audience["areas"] = areas
-    days = str(args.get("last_seen_days", "") or "")
-    if days.isdigit() and int(days) > 0:
-        audience["last_seen_days"] = int(days)
-    ids = [int(i) for i in str(args.get("contact_ids", "")).split(",") if i.strip().isdigit()]
+    days = to_int(str(args.get("last_seen_days", "") or ""), maximum=36_500)
+    if days:
+        audience["last_seen_days"] = days
+    raw_ids = str(args.get("contact_ids", "")).split(",")
+    ids = [i for i in (to_int(raw.strip()) for raw in raw_ids) if i is not None]
     if ids:
         audience["contacts"] = ids[:100_000]
     return audience

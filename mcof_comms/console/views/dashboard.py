@@ -10,6 +10,7 @@ from flask_login import current_user
 from mcof_comms.auth.permissions import BROADCASTERS, DASHBOARD_READERS, can_see_sensitive
 from mcof_comms.console import bp, insight, require_roles, services
 from mcof_comms.console.forms import FEEDBACK_TYPE_LABELS
+from mcof_comms.inputs import to_int
 from mcof_comms.models import Role
 
 PERIODS = (7, 30, 90, 365)
@@ -18,8 +19,8 @@ PERIODS = (7, 30, 90, 365)
 @bp.get("/dashboard")
 @require_roles(DASHBOARD_READERS)
 def dashboard() -> str:
-    days = request.args.get("days", "30")
-    days_n = int(days) if days.isdigit() and int(days) in PERIODS else 30
+    days = to_int(request.args.get("days", "30"))
+    days_n = days if days in PERIODS else 30
     operations = services.list_operations(current_user)
     op = request.args.get("operation_id", "")
     chosen = [o.id for o in operations if str(o.id) == op]

@@ -15,6 +15,7 @@ from mcof_comms.auth.permissions import CASE_WORKERS, can_see_sensitive, can_vie
 from mcof_comms.console import bp, require_roles, services, workflow
 from mcof_comms.console.forms import BulkForm, opts
 from mcof_comms.extensions import db
+from mcof_comms.inputs import int_arg, to_int
 from mcof_comms.models import Case, CaseStatus, Channel, FeedbackType, Role, Urgency, User
 
 
@@ -31,9 +32,10 @@ def _date(raw: str | None) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         return None
+    return day if day < date.max else None  # the filter's end is the next day
 
 
 def parse_filters(args: MultiDict[str, str]) -> services.InboxFilters:
@@ -41,10 +43,9 @@ def parse_filters(args: MultiDict[str, str]) -> services.InboxFilters:
     status = args.get("status", "open")
     if status not in ("open", "all") and status not in {s.value for s in CaseStatus}:
         status = "open"
-    operation = args.get("operation_id", "")
     sensitive = {"yes": True, "no": False}.get(args.get("sensitive", ""))
     return services.InboxFilters(
-        operation_id=int(operation) if operation.isdigit() else None,
+        operation_id=int_arg(args, "operation_id"),
         sector=args.get("sector") or None,
         feedback_type=_enum(FeedbackType, args.get("feedback_type")),  # type: ignore[arg-type]
         urgency=_enum(Urgency, args.get("urgency")),  # type: ignore[arg-type]
@@ -120,11 +121,8 @@ def bulk() -> Response:
     skipped = 0
     for case in cases:
         if form.action.data == "assign":
-            assignee = (
-                db.session.get(User, int(form.assignee.data))
-                if (form.assignee.data or "").isdigit()
-                else None
-            )
+            assignee_id = to_int(form.assignee.data or "")
+            assignee = db.session.get(User, assignee_id) if assignee_id is not None else None
             workflow.assign_case(case, current_user, assignee)
         elif form.action.data == "label":
             chosen = form.sector.data or None
