@@ -52,6 +52,9 @@ class Settings:
     stuck_after_seconds: int = 120
     outbound_rate_limit: float | None = None
     outbound_concurrency: int = 32
+    #: minutes an unacknowledged life-threatening alert waits before the second on-call number
+    #: is paged, where an operation sets no ``escalation_minutes`` of its own
+    escalation_minutes: int = 10
     keywords_path: Path = CONFIG_DIR / "keywords.yaml"
     taxonomy_path: Path = CONFIG_DIR / "taxonomy.yaml"
     session_cookie_secure: bool = False
@@ -106,6 +109,7 @@ class Settings:
             stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 120),
             outbound_rate_limit=float(rate) if rate not in (None, "") else None,
             outbound_concurrency=_int(env, "OUTBOUND_CONCURRENCY", 32),
+            escalation_minutes=_int(env, "ESCALATION_MINUTES", 10),
             session_cookie_secure=mode == "production",
         )
 

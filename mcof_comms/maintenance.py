@@ -36,6 +36,11 @@ def sweep(older_than_seconds: int | None = None) -> SweepResult:
     from mcof_comms.pipeline.jobs import schedule_retraining
 
     schedule_retraining()  # idempotent: one job per interval boundary
+    from mcof_comms.cases.alerts import escalate_overdue
+
+    escalated = escalate_overdue()  # backstop for a lost escalation job
+    if escalated:
+        logger.warning("sweeper escalated %s life-threatening alert(s)", escalated)
     if inbound or outbound:
         logger.warning("sweeper re-enqueued %s inbound and %s outbound messages", inbound, outbound)
     return SweepResult(inbound, outbound)

@@ -127,7 +127,7 @@ def _tags(tags: list[str]) -> sa.ColumnElement[bool]:
         from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
         column = sa.cast(Contact.tags, JSONB)
-        return column.op("?|")(sa.cast(sa.literal(tags), ARRAY(sa.String)))
+        return column.op("?|", is_comparison=True)(sa.cast(sa.literal(tags), ARRAY(sa.String)))
     each = sa.func.json_each(Contact.tags).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value.in_(tags)))
 
@@ -137,7 +137,14 @@ def audience_filter(
 ) -> sa.ColumnElement[bool]:
     """The WHERE clause on ``contact`` for this audience."""
     now = now or utcnow()
-    clauses: list[sa.ColumnElement[bool]] = [_in_operation(operation), _usable_channel(audience)]
+    from mcof_comms.cases.alerts import STAFF_TAG
+
+    clauses: list[sa.ColumnElement[bool]] = [
+        _in_operation(operation),
+        _usable_channel(audience),
+        # on-call staff are paged through a contact row: never broadcast to them
+        or_(Contact.tags.is_(None), ~_tags([STAFF_TAG])),
+    ]
     if languages := audience.get("languages"):
         with_default = (
             Contact.language.is_(None) if operation.default_language in languages else false()

@@ -31,6 +31,7 @@ from mcof_comms.models import (
     CaseStatus,
     FeedbackType,
     Message,
+    ProtectionStatus,
     Urgency,
     User,
 )
@@ -105,6 +106,7 @@ class Filed:
     created: bool
     route: Route | None  # None: joined a case and kept its routing
     alerted: bool
+    life_alert: bool = False  # this message raised the case's one life-threatening alert
 
 
 def find_open_case(contact_id: int, sector: str | None, *, sensitive: bool) -> Case | None:
@@ -210,6 +212,7 @@ def file_message(
             status=CaseStatus.NEW,
             feedback_type=triaged.feedback_type,
             sensitive_category=triaged.sensitive_category,
+            protection_status=ProtectionStatus.PENDING if sensitive else None,
             needs_review=triaged.needs_review,
             language=triaged.language,
             due_at=due,
@@ -228,6 +231,11 @@ def file_message(
         route = route_case(case, setup, taxonomy) if rejoin else None
     if reasons:
         raise_alert(case, message, reasons)
+    life_alert = False
+    if case.urgency is Urgency.LIFE_THREATENING:
+        from mcof_comms.cases.alerts import raise_life_alert
+
+        life_alert = raise_life_alert(case, message=message)  # once per case
     logger.info(
         "message %s %s case %s (team %s)",
         message.id,
@@ -235,7 +243,7 @@ def file_message(
         case.id,
         case.team_id,
     )
-    return Filed(case, created, route, bool(reasons))
+    return Filed(case, created, route, bool(reasons), life_alert)
 
 
 def _join(case: Case, message: Message, triaged: Triaged, due: datetime, now: datetime) -> bool:
@@ -249,6 +257,8 @@ def _join(case: Case, message: Message, triaged: Triaged, due: datetime, now: da
         case.set_urgency(triaged.urgency)
     if triaged.sensitive_category is not None and case.sensitive_category is None:
         case.sensitive_category = triaged.sensitive_category
+        case.protection_status = ProtectionStatus.PENDING
+        case.protection_reviewed_at = None
         reroute = True
     known = {s["slug"] for s in case.sectors or []}
     extra = [s for s in triaged.sectors if s["slug"] not in known]
@@ -335,11 +345,14 @@ def acknowledge(
     *,
     detected: str | None = None,
     new_case: bool = False,
+    life_alert: bool = False,
 ) -> Message | None:
     """Queue the one acknowledgement a case gets per window; None when it is not due.
 
-    Sensitive cases get a neutral safe reply, life-threatening ones emergency guidance; both
-    carry the reference. Opted-out senders get nothing.
+    Sensitive cases get a neutral safe reply, life-threatening ones emergency guidance (the
+    operation's emergency number and what to do now, never a due date); all carry the
+    reference. ``life_alert`` (the message just made the case life-threatening) sends the
+    guidance even inside the window. Opted-out senders get nothing.
     """
     from mcof_comms.cases.outbox import queue_system_message
     from mcof_comms.outbound import texts
@@ -348,14 +361,16 @@ def acknowledge(
     if message.contact.is_opted_out(message.channel):
         return None
     recent = case.acknowledged_at is not None and now - case.acknowledged_at < ack_window(operation)
-    if recent and not new_case:
+    if recent and not new_case and not life_alert:
         return None
     locale = reply_locale(message, operation, detected)
+    number = (operation.settings or {}).get("emergency_number") or None
     with force_locale(locale):
-        if case.sensitive_category is not None:
+        if case.sensitive_category is not None and case.urgency is Urgency.LIFE_THREATENING:
+            body = texts.sensitive_life_threatening_guidance(case.reference, number)
+        elif case.sensitive_category is not None:
             body = texts.sensitive_acknowledgement(case.reference)
         elif case.urgency is Urgency.LIFE_THREATENING:
-            number = (operation.settings or {}).get("emergency_number")
             body = texts.life_threatening_guidance(case.reference, number)
         else:
             due = case.due_at or now
@@ -407,6 +422,9 @@ def relabel_case(
         case.sectors = [{"slug": sector, "confidence": 1.0, "source": "correction"}]
     if feedback_type is not None:
         case.feedback_type = feedback_type
+    became_life_threatening = (
+        urgency is Urgency.LIFE_THREATENING and case.urgency is not Urgency.LIFE_THREATENING
+    )
     if urgency is not None:
         case.set_urgency(urgency)
     case.needs_review = False
@@ -423,6 +441,10 @@ def relabel_case(
         "urgency": case.urgency.value,
     }
     _event(case, "relabel", actor=actor, before=before, after=after)
+    if became_life_threatening:
+        from mcof_comms.cases.alerts import raise_life_alert
+
+        raise_life_alert(case, actor=actor)
     db.session.add(
         AuditEntry(
             user_id=actor.id,

@@ -67,7 +67,17 @@ def _console_context() -> dict[str, Any]:
     from mcof_comms.db import utcnow
 
     locale = get_locale()
+
+    def console_alerts() -> list[Any]:
+        """Open life-threatening alerts for the alert bar (one query, only when rendered)."""
+        from mcof_comms.cases.alerts import open_alerts
+
+        if not getattr(current_user, "is_authenticated", False):
+            return []
+        return open_alerts(current_user)
+
     return {
+        "console_alerts": console_alerts,
         "type_labels": FEEDBACK_TYPE_LABELS,
         "urgency_labels": URGENCY_LABELS,
         "status_labels": STATUS_LABELS,
@@ -90,17 +100,20 @@ def _setup(state: Any) -> None:
 
 from mcof_comms.console.views import (  # noqa: E402  (routes register on import)
     admin,
+    alerts,
     auth,
     broadcasts,
     cases,
     dashboard,
     exports,
     inbox,
+    operations,
     simulator,
 )
 
 __all__ = [
     "admin",
+    "alerts",
     "auth",
     "bp",
     "broadcasts",
@@ -108,6 +121,7 @@ __all__ = [
     "dashboard",
     "exports",
     "inbox",
+    "operations",
     "require_roles",
     "simulator",
 ]

@@ -82,6 +82,9 @@ class NoteForm(FlaskForm):
 
 
 class RelabelForm(FlaskForm):
+    """The labels as shown travel with the form (``shown_*``), so only what the reviewer changed
+    is corrected, whatever else changed on the case meanwhile."""
+
     sector = SelectField(_l("Sector"), validators=[Optional()])
     feedback_type = SelectField(
         _l("Feedback type"), choices=opts((k.value, v) for k, v in FEEDBACK_TYPE_LABELS.items())
@@ -89,7 +92,34 @@ class RelabelForm(FlaskForm):
     urgency = SelectField(
         _l("Urgency"), choices=opts((k.value, v) for k, v in URGENCY_LABELS.items())
     )
+    shown_sector = HiddenField()
+    shown_feedback_type = HiddenField()
+    shown_urgency = HiddenField()
     submit = SubmitField(_l("Save labels"))
+
+
+class MarkSensitiveForm(FlaskForm):
+    category = SelectField(_l("Safeguarding category"))
+    submit = SubmitField(_l("Mark sensitive (moves the case to protection)"))
+
+
+class ProtectionConfirmForm(FlaskForm):
+    category = SelectField(_l("Safeguarding category"))
+    submit = SubmitField(_l("Confirm sensitive"))
+
+
+class OperationAlertsForm(FlaskForm):
+    KEYS = ("emergency_number", "on_call_primary", "on_call_secondary", "escalation_minutes")
+
+    emergency_number = StringField(_l("Emergency number"), validators=[Optional(), Length(max=32)])
+    on_call_primary = StringField(_l("On-call number"), validators=[Optional(), Length(max=40)])
+    on_call_secondary = StringField(
+        _l("Second on-call number"), validators=[Optional(), Length(max=40)]
+    )
+    escalation_minutes = IntegerField(
+        _l("Escalate after (minutes)"), validators=[Optional(), NumberRange(min=1, max=1440)]
+    )
+    submit = SubmitField(_l("Save"))
 
 
 class AssignForm(FlaskForm):

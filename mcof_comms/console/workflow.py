@@ -9,6 +9,7 @@ it is used, so corrections feed training and sends take the one sending path.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -75,12 +76,18 @@ def relabel(
     sector: str | None = None,
     feedback_type: FeedbackType | None = None,
     urgency: Urgency | None = None,
+    shown: Mapping[str, str] | None = None,
 ) -> None:
-    """Correct triage. Through the triage service when present, so the correction trains it."""
+    """Correct triage. Through the triage service when present, so the correction trains it.
+
+    Only what the reviewer changed is corrected: a value equal to the one the form showed
+    (``shown``, by field name) is left alone, as is one equal to the case's current value.
+    """
+    shown = shown or {}
     changes = {
         k: v
         for k, v in (("sector", sector), ("feedback_type", feedback_type), ("urgency", urgency))
-        if v is not None and v != getattr(case, k)
+        if v is not None and _plain(v) != shown.get(k) and v != getattr(case, k)
     }
     if not changes:
         return

@@ -2,7 +2,7 @@
 
 from mcof_comms.models.audit import AuditEntry
 from mcof_comms.models.broadcast import Broadcast, BroadcastStatus
-from mcof_comms.models.case import OPEN_STATUSES, Case, CaseEvent, CaseStatus
+from mcof_comms.models.case import OPEN_STATUSES, Case, CaseEvent, CaseStatus, ProtectionStatus
 from mcof_comms.models.contact import Channel, Contact, ContactChannel, LanguageSource
 from mcof_comms.models.membership import Membership
 from mcof_comms.models.message import (
@@ -60,6 +60,7 @@ __all__ = [
     "OperationAddress",
     "OperationSector",
     "Phase",
+    "ProtectionStatus",
     "Role",
     "SectorModelVersion",
     "TaxonomyConfig",

@@ -26,6 +26,14 @@ class CaseStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class ProtectionStatus(enum.StrEnum):
+    """Where a sensitive case is in the protection review (``Case.protection_status``)."""
+
+    PENDING = "pending"  # awaiting protection review: flagged by triage or marked by staff
+    CONFIRMED = "confirmed"  # a protection focal point confirmed it (maybe another category)
+    CLEARED = "cleared"  # a protection focal point cleared it: released to the sector team
+
+
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.RESOLVED)
 
 
@@ -39,6 +47,12 @@ class Case(TimestampMixin, Base):
         # the inbox: open cases by urgency then age
         Index("ix_case_inbox", "operation_id", "status", "urgency_rank", "created_at"),
         Index("ix_case_team", "team_id", "status"),
+        # the console's alert bar: life-threatening alerts nobody has acknowledged yet
+        partial_index(
+            "ix_case_life_alert_open",
+            "operation_id",
+            where="life_alert_at IS NOT NULL AND life_alert_acknowledged_at IS NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +77,10 @@ class Case(TimestampMixin, Base):
     )
     urgency_rank: Mapped[int] = mapped_column(default=2)
     sensitive_category: Mapped[str | None] = mapped_column(String(64))  # None: not sensitive
+    # a sensitive case: pending (awaiting protection review) -> confirmed; clearing a case sets
+    # "cleared" and releases it (sensitive_category None). None: never sensitive
+    protection_status: Mapped[str | None] = mapped_column(String(16))
+    protection_reviewed_at: Mapped[datetime | None]
     needs_review: Mapped[bool] = mapped_column(default=False)
     referral_partner: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16))
@@ -70,6 +88,14 @@ class Case(TimestampMixin, Base):
     due_at: Mapped[datetime | None]  # SLA
     acknowledged_at: Mapped[datetime | None]
     alerted_at: Mapped[datetime | None]  # life-threatening: raised an alert
+    # life-threatening: one alert per case (console and on-call page), escalated to the second
+    # on-call number when nobody acknowledges it in time
+    life_alert_at: Mapped[datetime | None]
+    life_alert_acknowledged_at: Mapped[datetime | None]
+    life_alert_acknowledged_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    life_alert_escalated_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -88,6 +114,18 @@ class Case(TimestampMixin, Base):
     @property
     def is_open(self) -> bool:
         return self.status is not CaseStatus.CLOSED
+
+    @property
+    def awaiting_protection_review(self) -> bool:
+        return self.sensitive_category is not None and self.protection_status in (
+            None,
+            ProtectionStatus.PENDING,
+        )
+
+    @property
+    def life_alert_open(self) -> bool:
+        """A life-threatening alert was raised and nobody has acknowledged it yet."""
+        return self.life_alert_at is not None and self.life_alert_acknowledged_at is None
 
 
 class CaseEvent(Base):

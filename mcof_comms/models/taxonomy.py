@@ -64,6 +64,9 @@ class TrainingExample(Base):
     sectors: Mapped[list[str]] = mapped_column(JSONType, default=list)
     feedback_type: Mapped[str | None] = mapped_column(String(32))
     urgency: Mapped[str | None] = mapped_column(String(32))
+    # the safeguarding label: a sensitivity category, or "none" (a protection focal point cleared
+    # it); None when nobody labelled it
+    sensitive: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(32), default="correction")
     holdout: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

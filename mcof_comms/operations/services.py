@@ -287,6 +287,13 @@ def _operation_fields(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
             fields[key] = [str(v) for v in entry[key] or []]
     if "settings" in entry:
         fields["settings"] = dict(entry["settings"] or {})
+        from mcof_comms.cases.alerts import clean_alert_settings
+
+        try:
+            fields["settings"].update(clean_alert_settings(fields["settings"]))
+        except ValueError as exc:
+            raise OperationConfigError(f"{where}.settings.{exc}") from None
+        fields["settings"] = {k: v for k, v in fields["settings"].items() if v is not None}
         if "reply_templates" in fields["settings"]:
             problem = reply_templates_problem(fields["settings"]["reply_templates"])
             if problem:

@@ -58,18 +58,76 @@ def sensitive_acknowledgement(reference: str) -> str:
 
 
 def life_threatening_guidance(reference: str, emergency_number: str | None = None) -> str:
-    """First reply to a life-threatening report: go to emergency help now, we are alerted."""
+    """First reply to a life-threatening report: what to do right now, the operation's
+    emergency number, and that on-call staff are alerted. Never a response time in days."""
     if emergency_number:
         return _(
-            "If someone is in danger right now, call %(number)s or go to the nearest emergency "
-            "service. We have alerted our team as a priority. Your reference is %(reference)s.",
+            "If someone is in danger right now, call %(number)s now. Stay in a safe place if you "
+            "can and keep your phone switched on. Our on-call team has been alerted. Your "
+            "reference is %(reference)s.",
             number=emergency_number,
             reference=reference,
         )
     return _(
         "If someone is in danger right now, go to the nearest emergency service or ask people "
-        "nearby for help. We have alerted our team as a priority. Your reference is "
-        "%(reference)s.",
+        "nearby for help now. Stay in a safe place if you can and keep your phone switched on. "
+        "Our on-call team has been alerted. Your reference is %(reference)s.",
+        reference=reference,
+    )
+
+
+def sensitive_life_threatening_guidance(
+    reference: str, emergency_number: str | None = None
+) -> str:
+    """A safeguarding report with a threat to life: the safe reply (never repeats what was
+    written, asks nothing that someone else reading the phone would notice) plus what to do."""
+    if emergency_number:
+        return _(
+            "Your message is received and is handled in confidence by a trained person. If you "
+            "are in danger right now, call %(number)s or go to a safe place. Your reference is "
+            "%(reference)s.",
+            number=emergency_number,
+            reference=reference,
+        )
+    return _(
+        "Your message is received and is handled in confidence by a trained person. If you are "
+        "in danger right now, go to a safe place or to the nearest emergency service. Your "
+        "reference is %(reference)s.",
+        reference=reference,
+    )
+
+
+# --- cases: pages to on-call staff (never the message, never the sender's number) ---
+
+
+def on_call_page(reference: str, link: str | None = None) -> str:
+    """The page to the operation's on-call number when a case is life-threatening."""
+    if link:
+        return _(
+            "ALERT: life-threatening case %(reference)s needs action now. Open it and acknowledge "
+            "the alert: %(link)s",
+            reference=reference,
+            link=link,
+        )
+    return _(
+        "ALERT: life-threatening case %(reference)s needs action now. Open it in the console "
+        "and acknowledge the alert.",
+        reference=reference,
+    )
+
+
+def on_call_escalation(reference: str, link: str | None = None) -> str:
+    """The page to the second on-call number when nobody acknowledged the alert in time."""
+    if link:
+        return _(
+            "ESCALATION: nobody has acknowledged life-threatening case %(reference)s yet. Open "
+            "it and acknowledge the alert: %(link)s",
+            reference=reference,
+            link=link,
+        )
+    return _(
+        "ESCALATION: nobody has acknowledged life-threatening case %(reference)s yet. Open it "
+        "in the console and acknowledge the alert.",
         reference=reference,
     )
 

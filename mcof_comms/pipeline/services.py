@@ -73,7 +73,12 @@ def run_pipeline(message: Message) -> None:
         will_acknowledge=not contact.is_opted_out(message.channel),
     )
     reply = acknowledge(
-        filed.case, message, setup.operation, detected=detected, new_case=filed.created
+        filed.case,
+        message,
+        setup.operation,
+        detected=detected,
+        new_case=filed.created,
+        life_alert=filed.life_alert,
     )
 
     # written last, so the job's commit updates the message (and the contact) once

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 ALGORITHM = "tfidf-word-char+lexicon/logreg"
 HOLDOUT_BUCKETS = 5  # one correction in five is held back for evaluation
 MIN_TRAINING_EXAMPLES = 20
+#: ``record_correction(sensitive=KEEP)``: leave the example's safeguarding label as it was.
+KEEP: Any = object()
 
 
 def is_holdout(message_id: int | None, text: str) -> bool:
@@ -46,8 +48,12 @@ def record_correction(
     feedback_type: str | None,
     urgency: str | None,
     source: str = "correction",
+    sensitive: str | None = KEEP,
 ) -> TrainingExample:
-    """Store (or replace) the labelled example for one message."""
+    """Store (or replace) the labelled example for one message.
+
+    ``sensitive`` is the safeguarding label (a category, or ``"none"`` for a case protection
+    cleared); left as it was when not given, so a later sector correction keeps it."""
     example = db.session.scalars(
         select(TrainingExample).where(TrainingExample.message_id == message.id)
     ).first()
@@ -65,6 +71,8 @@ def record_correction(
     example.feedback_type = feedback_type
     example.urgency = urgency
     example.source = source
+    if sensitive is not KEEP:
+        example.sensitive = sensitive
     example.created_at = utcnow()
     db.session.flush()
     return example

@@ -125,6 +125,52 @@
     poll();
   }
 
+  // life-threatening alerts: every console page asks every 20 s, so an open page shows a new
+  // alert within the minute without a reload
+  function wireLifeAlerts() {
+    var section = document.getElementById("life-alerts");
+    var list = document.getElementById("life-alert-list");
+    if (!section || !list) { return; }
+    function render(alerts) {
+      var shown = {};
+      list.querySelectorAll("li[data-case]").forEach(function (li) { shown[li.dataset.case] = li; });
+      alerts.forEach(function (a) {
+        if (shown[String(a.case_id)]) { delete shown[String(a.case_id)]; return; }
+        var li = document.createElement("li");
+        li.dataset.case = String(a.case_id);
+        var link = document.createElement("a");
+        link.href = a.url;
+        link.textContent = a.reference;
+        li.appendChild(link);
+        var form = document.createElement("form");
+        form.method = "post";
+        form.className = "inline";
+        form.action = section.dataset.ackUrl.replace("/0/", "/" + a.case_id + "/");
+        [["csrf_token", section.dataset.csrf], ["next", window.location.pathname]].forEach(function (kv) {
+          var input = document.createElement("input");
+          input.type = "hidden"; input.name = kv[0]; input.value = kv[1];
+          form.appendChild(input);
+        });
+        var button = document.createElement("button");
+        button.type = "submit";
+        button.textContent = section.dataset.ackLabel;
+        form.appendChild(button);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(form);
+        list.appendChild(li);
+      });
+      Object.keys(shown).forEach(function (k) { shown[k].remove(); });
+      section.hidden = alerts.length === 0;
+    }
+    function poll() {
+      fetch(section.dataset.poll, { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) { render(data.alerts || []); setTimeout(poll, 20000); })
+        .catch(function () { setTimeout(poll, 20000); });
+    }
+    setTimeout(poll, 20000);
+  }
+
   function foldFiltersOnPhones() {
     var box = document.getElementById("filter-box");
     if (box && window.matchMedia("(max-width: 800px)").matches && !window.location.search) {
@@ -134,6 +180,6 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     foldFiltersOnPhones();
-    wireSegments(); wireTabs(); wireAudience(); wireCanned(); wireProgress();
+    wireSegments(); wireTabs(); wireAudience(); wireCanned(); wireProgress(); wireLifeAlerts();
   });
 })();

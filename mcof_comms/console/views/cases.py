@@ -12,17 +12,22 @@ from werkzeug.wrappers import Response
 from mcof_comms import audit
 from mcof_comms.auth.permissions import (
     CASE_WORKERS,
+    SENSITIVE_READERS,
     TRAINERS,
     can_see_phone_numbers,
+    can_see_sensitive,
     can_view_case,
 )
+from mcof_comms.cases import protection
 from mcof_comms.console import bp, require_roles, services, workflow
 from mcof_comms.console.forms import (
     STATUS_LABELS,
     AssignForm,
     CannedResponseForm,
     EmptyForm,
+    MarkSensitiveForm,
     NoteForm,
+    ProtectionConfirmForm,
     RelabelForm,
     ReplyForm,
     StatusForm,
@@ -42,6 +47,8 @@ WORKFLOW_ERRORS = {
     "empty note": lambda: _("The note is empty."),
     "unknown sector": lambda: _("This sector is not in the taxonomy."),
     "empty reply": lambda: _("The reply is empty."),
+    "unknown category": lambda: _("Choose a safeguarding category."),
+    "already sensitive": lambda: _("This case is already in the protection queue."),
     "cannot send": lambda: _(
         "This reply cannot be sent: the person opted out or has no address on this channel."
     ),
@@ -70,10 +77,17 @@ def _forms(case: Case) -> dict[str, object]:
     sectors = services.list_sector_slugs(current_user)
     if case.sector and case.sector not in sectors:
         sectors = [case.sector, *sectors]
-    relabel = RelabelForm(
-        sector=case.sector, feedback_type=case.feedback_type.value, urgency=case.urgency.value
+    shown = _labels(case)
+    relabel = RelabelForm(**shown, **{f"shown_{k}": v for k, v in shown.items()}, formdata=None)
+    # a case without a sector offers "none" first, so saving another label never picks one
+    relabel.sector.choices = opts(
+        [*([("", "—")] if not case.sector else []), *((s, s) for s in sectors)]
     )
-    relabel.sector.choices = opts((s, s) for s in sectors)
+    categories = opts(protection.sensitivity_categories().items())
+    mark = MarkSensitiveForm(formdata=None)
+    mark.category.choices = categories
+    confirm = ProtectionConfirmForm(category=case.sensitive_category, formdata=None)
+    confirm.category.choices = categories
     assign = AssignForm(assignee=str(case.assignee_id or ""))
     assign.assignee.choices = opts(
         [("", _("Nobody")), *((u.id, u.name or u.email) for u in services.list_staff())]
@@ -85,11 +99,21 @@ def _forms(case: Case) -> dict[str, object]:
     )
     return {
         "relabel_form": relabel,
+        "mark_sensitive_form": mark,
+        "protection_form": confirm,
         "assign_form": assign,
         "status_form": status,
         "reply_form": ReplyForm(),
         "note_form": NoteForm(),
         "empty_form": EmptyForm(),
+    }
+
+
+def _labels(case: Case) -> dict[str, str]:
+    return {
+        "sector": case.sector or "",
+        "feedback_type": case.feedback_type.value,
+        "urgency": case.urgency.value,
     }
 
 
@@ -116,6 +140,7 @@ def render_case(case: Case, *, revealed: bool = False, status: int = 200) -> tup
             canned=[c for c in canned if c.get("language") in (case.language, None, "")] or canned,
             has_response=workflow.has_response(case),
             count_segments=count_segments,
+            may_review_protection=can_see_sensitive(current_user.role),
             **_forms(case),
         ),
         status,
@@ -179,6 +204,8 @@ def relabel(case_id: int) -> Response:
     )
     if not form.validate_on_submit():
         abort(400)
+    shown = {k: getattr(form, f"shown_{k}").data or "" for k in _labels(case)}
+    shown = {k: v for k, v in shown.items() if getattr(form, f"shown_{k}").raw_data}
     try:
         workflow.relabel(
             case,
@@ -186,11 +213,65 @@ def relabel(case_id: int) -> Response:
             sector=form.sector.data or None,
             feedback_type=FeedbackType(form.feedback_type.data),
             urgency=Urgency(form.urgency.data),
+            shown=shown,
         )
     except workflow.WorkflowError as exc:
         return _finish(case, exc)
     flash(_("Labels saved; the correction will train triage."), "success")
     return _finish(case)
+
+
+@bp.post("/cases/<int:case_id>/mark-sensitive")
+@require_roles(CASE_WORKERS)
+def mark_sensitive(case_id: int) -> Response:
+    """Move a case to the protection queue; whoever cannot see sensitive cases loses it now."""
+    case = get_case_or_404(case_id)
+    form = MarkSensitiveForm()
+    form.category.choices = opts(protection.sensitivity_categories().items())
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        protection.mark_sensitive(case, current_user, form.category.data or "")
+    except protection.ProtectionError as exc:
+        return _finish(case, workflow.WorkflowError(str(exc)))
+    db.session.commit()
+    flash(_("The case is now in the protection queue."), "success")
+    if can_view_case(current_user, case):
+        return redirect(url_for("console.case_view", case_id=case.id))
+    return redirect(url_for("console.inbox"))
+
+
+@bp.post("/cases/<int:case_id>/protection/confirm")
+@require_roles(SENSITIVE_READERS)
+def protection_confirm(case_id: int) -> Response:
+    case = get_case_or_404(case_id)
+    form = ProtectionConfirmForm()
+    form.category.choices = opts(protection.sensitivity_categories().items())
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        protection.confirm_sensitive(case, current_user, form.category.data or None)
+    except protection.ProtectionError as exc:
+        return _finish(case, workflow.WorkflowError(str(exc)))
+    flash(_("Confirmed as sensitive."), "success")
+    return _finish(case)
+
+
+@bp.post("/cases/<int:case_id>/protection/clear")
+@require_roles(SENSITIVE_READERS)
+def protection_clear(case_id: int) -> Response:
+    case = get_case_or_404(case_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        protection.clear_sensitive(case, current_user)
+    except protection.ProtectionError as exc:
+        return _finish(case, workflow.WorkflowError(str(exc)))
+    db.session.commit()
+    flash(_("Cleared: the case went to its sector team."), "success")
+    if can_view_case(current_user, case):
+        return redirect(url_for("console.case_view", case_id=case.id))
+    return redirect(url_for("console.inbox", sensitive="yes"))
 
 
 @bp.post("/cases/<int:case_id>/assign")
