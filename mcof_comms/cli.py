@@ -78,7 +78,7 @@ def create_token_command(email: str, name: str | None) -> None:
 @click.option("--queues", default="", help="Comma-separated stages (default: all, by priority).")
 def worker_command(burst: bool, queues: str) -> None:
     """Run an RQ worker for every queue, with the scheduler and the sweeper."""
-    from mcof_comms.jobs import STAGES, AppWorker, Sweeper, get_backend
+    from mcof_comms.jobs import STAGES, Sweeper, get_backend, run_worker
 
     settings: Settings = current_app.extensions["mcof_settings"]
     backend = get_backend()
@@ -96,8 +96,7 @@ def worker_command(burst: bool, queues: str) -> None:
         sweep()
     else:
         sweeper.start()
-    worker = AppWorker(backend.queues(stages), app=app, connection=backend.connection)
-    worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    run_worker(app, stages, burst=burst)
     sweeper.stopped.set()
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 from flask import Flask, current_app, g, has_app_context
 from rq import Queue, Retry, SimpleWorker
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.timeouts import TimerDeathPenalty
@@ -52,23 +52,54 @@ class QueueBackend:
     connection: redis.Redis
     prefix: str
     embedded: bool
+    url: str | None = None
     _runner: EmbeddedRunner | None = None
 
-    def queue(self, stage: str) -> Queue:
+    def queue(self, stage: str, connection: redis.Redis | None = None) -> Queue:
         return Queue(
-            f"{self.prefix}-{stage}", connection=self.connection, default_timeout=JOB_TIMEOUT
+            f"{self.prefix}-{stage}",
+            connection=connection or self.connection,
+            default_timeout=JOB_TIMEOUT,
         )
 
-    def queues(self, stages: Sequence[str] = STAGES) -> list[Queue]:
-        return [self.queue(stage) for stage in stages]
+    def queues(
+        self, stages: Sequence[str] = STAGES, connection: redis.Redis | None = None
+    ) -> list[Queue]:
+        return [self.queue(stage, connection) for stage in stages]
+
+    def worker_connection(self) -> redis.Redis:
+        """A connection of the worker's own, without the web's 5-second socket timeout.
+
+        A worker waits for jobs in a blocking pop of several minutes. On the web's connection
+        that pop inherited a 5 s socket timeout whenever the pool already held a connection
+        (the sweeper thread opens one first): redis-py raised TimeoutError, and RQ answers that
+        with "Redis connection timeout, quitting". RQ sets this connection's socket timeout
+        above its pop timeout; keepalives and health checks find a dropped connection.
+        """
+        if self.url is None:
+            return self.connection
+        return redis.Redis.from_url(
+            self.url,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+            health_check_interval=30,
+            client_name=WORKER_CLIENT_NAME,
+        )
+
+
+#: The name a worker's queue connection gives itself in Redis (``CLIENT LIST``).
+WORKER_CLIENT_NAME = "mcof-worker"
 
 
 def init_queues(app: Flask, settings: Settings) -> None:
     if settings.redis_url:
+        # the web's connection: a stalled Redis must never hold a webhook for long
         connection = redis.Redis.from_url(
             settings.redis_url, socket_connect_timeout=2, socket_timeout=5
         )
-        backend = QueueBackend(connection, settings.queue_prefix, embedded=False)
+        backend = QueueBackend(
+            connection, settings.queue_prefix, embedded=False, url=settings.redis_url
+        )
     else:
         import fakeredis  # embedded default only; production never imports it
 
@@ -179,6 +210,53 @@ class AppWorker(SimpleWorker):
         with self.app.app_context():
             g.mcof_worker_queues = frozenset(q.key for q in self.queues)
             return super().perform_job(job, queue)
+
+
+class LongLivedWorker(AppWorker):
+    """An :class:`AppWorker` that remembers whether it was asked to stop (SIGTERM, SIGINT)."""
+
+    stop_signalled = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
+
+#: Seconds between restarts of a worker loop that ended on its own, doubling up to the cap.
+RESTART_DELAYS = (1.0, 30.0)
+
+
+def run_worker(app: Flask, stages: Sequence[str], *, burst: bool = False) -> None:
+    """Serve ``stages`` until asked to stop; never exit on a Redis error.
+
+    RQ's loop ends on errors it does not expect (a timeout, a Redis restart during
+    maintenance or a heartbeat) and logs that it is quitting; a worker that exits by itself
+    leaves its queues unserved until someone notices. Each ending is logged and followed by a
+    fresh worker (a new name: the old one may not have been able to record its death).
+    """
+    backend = get_backend(app)
+    delay = RESTART_DELAYS[0]
+    while True:
+        started = time.monotonic()
+        worker: LongLivedWorker | None = None
+        try:
+            connection = backend.worker_connection()
+            worker = LongLivedWorker(
+                backend.queues(stages, connection), app=app, connection=connection
+            )
+            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        except redis.RedisError as exc:
+            logger.warning("worker could not reach Redis: %s", type(exc).__name__)
+        if burst or (worker is not None and worker.stop_signalled):
+            return
+        if time.monotonic() - started > 60:
+            delay = RESTART_DELAYS[0]
+        logger.warning("worker loop ended on its own; starting again in %.0f s", delay)
+        try:
+            time.sleep(delay)
+        except StopRequested:  # the old worker's signal handlers are still installed
+            return
+        delay = min(delay * 2, RESTART_DELAYS[1])
 
 
 class ThreadWorker(AppWorker):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select, text
 
 from mcof_comms.extensions import db
-from mcof_comms.jobs import INBOUND, get_backend
+from mcof_comms.jobs import INBOUND, STAGES, WORKER_CLIENT_NAME, LongLivedWorker, get_backend
 from mcof_comms.maintenance import sweep
 from mcof_comms.models import Direction, Message, MessageStatus
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, inbound_params, sign
@@ -103,3 +104,82 @@ def test_worker_killed_mid_job_does_not_lose_the_message(app, twilio_post, run_j
                 break
             time.sleep(0.5)
         assert db.session.get(Message, message_id).status is MessageStatus.PROCESSED
+
+
+def _worker_clients(redis) -> list[dict]:
+    db_index = redis.connection_pool.connection_kwargs.get("db", 0)
+    return [
+        c
+        for c in redis.client_list()
+        if c.get("name") == WORKER_CLIENT_NAME and int(c.get("db", -1)) == db_index
+    ]
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_a_worker_outlasts_socket_timeouts_and_a_dropped_redis_connection(
+    app, twilio_post, redis, tmp_path
+):
+    """A worker once quit 5 s after starting ("Redis connection timeout, quitting"): its
+    blocking pop ran on the web's connection and its 5 s socket timeout."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "REDIS_URL": TEST_REDIS_URL,
+        "QUEUE_PREFIX": "mcoftest",
+        "SECRET_KEY": "x",
+        "SWEEP_INTERVAL_SECONDS": "3600",
+    }
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = start_worker(env, log=log)
+    try:
+        _wait_for(lambda: _worker_clients(redis), 30, "the worker never connected")
+        time.sleep(8)  # longer than the web connection's socket timeout
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+
+        for client in _worker_clients(redis):  # only this worker's, only on the test database
+            redis.client_kill_filter(_id=client["id"])
+        time.sleep(2)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+
+        with app.app_context():
+            twilio_post(PATH, inbound_params("written after Redis dropped the worker"))
+            message_id = db.session.scalars(select(Message.id)).one()
+
+        def processed() -> bool:
+            with app.app_context():
+                status = db.session.get(Message, message_id).status
+                return status is MessageStatus.PROCESSED
+
+        _wait_for(processed, 30, "the worker did not take the job after the drop")
+        assert worker.poll() is None
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_the_workers_blocking_pop_never_runs_on_the_webs_short_timeout(app):
+    """The cause of the quitting worker: the web's pool held connections made with a 5 s socket
+    timeout (the sweeper's, an enqueue's), and RQ's blocking pop of minutes took one of them."""
+    backend = get_backend(app)
+    pool = backend.connection.connection_pool
+    held = [pool.get_connection() for _ in range(3)]
+    for connection in held:
+        pool.release(connection)
+
+    connection = backend.worker_connection()
+    worker = LongLivedWorker(backend.queues(STAGES, connection), app=app, connection=connection)
+    started = time.monotonic()
+    # a pop of 7 s, longer than the web's socket timeout: no TimeoutError, just no job
+    assert worker.dequeue_job_and_maintain_ttl(timeout=7, max_idle_time=7) is None
+    assert time.monotonic() - started >= 6.5
