@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,8 +121,20 @@ def message_rows(user: User, filters: InboxFilters) -> Iterator[list[str]]:
         ]
 
 
+#: C0 controls but tab, line feed and carriage return, then DEL and the C1 controls: openpyxl
+#: refuses most of them (IllegalCharacterError), and spreadsheets show none of them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def escape_control(value: str) -> str:
+    """Write each control character as ``\\xNN``: one odd message must not stop an export."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
 def safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas: a body starting with ``=`` stays text when opened."""
+    """Neutralise spreadsheet formulas (a body starting with ``=`` stays text when opened) and
+    escape control characters."""
+    value = escape_control(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
