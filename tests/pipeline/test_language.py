@@ -72,3 +72,47 @@ def test_parses_language_choice(text: str, code: str) -> None:
 )
 def test_other_messages_are_not_language_choices(text: str) -> None:
     assert parse_language_choice(text) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("uk", "Скажіть, будь ласка, де можна отримати їжу для дітей"),
+        ("ru", "Скажите, пожалуйста, где можно получить еду для детей"),
+        ("uk", "pidkazhit bud laska shcho robyty z dokumentamy, my vzhe tut tyzhden"),
+        ("ru", "podskazhite pozhaluysta chto delat s dokumentami, my uzhe tut nedelyu"),
+        ("ar", "ana w 3ayelti ma3na akl, el wlad ta3banin, wein fi msa3de?"),
+        ("fa", "salam, ma hich chizi nadarim, bacheha gorosne hastan, lotfan komak konid"),
+        ("bn", "amra ekhane 5 din dhore achi, khabar nai, bachara ki khabe? amader sahajjo korun"),
+        ("ps", "zama kor pa selab ke wran shu, mung sara hich na laro, manana che komak wakrai"),
+        ("ht", "mwen bezwen ed, kay mwen kraze, pitit mwen yo pa gen anyen pou yo manje"),
+    ],
+)
+def test_detects_romanised_and_close_languages(code: str, text: str) -> None:
+    assert detect_language(text).code == code
+
+
+def test_creole_is_not_english_even_with_english_words() -> None:
+    guess = detect_language("please mwen pa jwenn okenn help depi siklon an, nou bezwen dlo")
+    assert guess.code == "ht"
+
+
+def test_romanised_guess_respects_candidates() -> None:
+    # a hotline that only takes English and French never answers Banglish
+    guess = detect_language("amar bari te pani uthse", candidates=["en", "fr"])
+    assert guess.code in {"en", "fr"}
+
+
+def test_ngram_model_is_trained_once_per_process() -> None:
+    from mcof_comms.pipeline import ngrams
+
+    assert ngrams.default_model() is ngrams.default_model()
+
+
+def test_romanised_cyrillic_training_text_has_no_cyrillic_left() -> None:
+    from mcof_comms.pipeline import ngrams
+
+    for code, tables in ngrams._CYRILLIC_LATIN.items():
+        sample = "щойно їжа є" if code == "uk" else "щас съешь ёжик"
+        for table in tables:
+            assert not ngrams._CYRILLIC.search(ngrams.romanise_cyrillic(sample, table))
