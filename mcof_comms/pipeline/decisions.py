@@ -9,9 +9,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcof_comms.pipeline.lexicon import Hit, hit_score, normalize, tokenize
 from mcof_comms.pipeline.taxonomy import Rule, Taxonomy
+
+if TYPE_CHECKING:
+    from mcof_comms.pipeline.signals import Signals
 
 MAX_EVIDENCE = 8
 
@@ -197,3 +201,53 @@ def classify_urgency(
             conf, why = found[level]
             return Decision(level, conf, source, tuple(why[:MAX_EVIDENCE]))
     return Decision(levels[-1], 0.6, source, ())
+
+
+def sensitivity_with_signals(rules: Decision, signals: Signals, source: str) -> Decision:
+    """Safeguarding from the rules and the model: either one flags (recall first).
+
+    The category is the rules' when they fired (their evidence names it), else the model's.
+    """
+    model_flags = signals.sensitive >= 0.5
+    if rules.value is None and not model_flags:
+        return Decision(None, round(1.0 - signals.sensitive, 3), source, ())
+    evidence = [*rules.evidence, f"model:{signals.sensitive:.2f}"]
+    if rules.value is not None:
+        confidence = max(rules.confidence, signals.sensitive)
+        both = f"{rules.source}+{source}" if model_flags else rules.source
+        return Decision(rules.value, round(confidence, 3), both, tuple(evidence[:MAX_EVIDENCE]))
+    evidence.append(f"category:{signals.category}:{signals.category_confidence:.2f}")
+    return Decision(signals.category, signals.sensitive, source, tuple(evidence))
+
+
+def urgency_with_signals(
+    rules: Decision, signals: Signals, source: str, *, sensitivity: str | None, taxonomy: Taxonomy
+) -> Decision:
+    """The most severe of the rules' urgency, the model's, and what the safeguarding category
+    implies (a threat to kill is life-threatening)."""
+    levels = taxonomy.urgency_levels
+    candidates = [(rules.value or levels[-1], rules.confidence, rules.source, rules.evidence)]
+    if signals.life_threatening >= 0.5:
+        why = (f"model:{signals.life_threatening:.2f}",)
+        candidates.append((levels[0], signals.life_threatening, source, why))
+    elif signals.urgent >= 0.5:
+        candidates.append((levels[1], signals.urgent, source, (f"model:{signals.urgent:.2f}",)))
+    implied = taxonomy.urgency_from_sensitivity.get(sensitivity or "")
+    if implied is not None:
+        candidates.append((implied, 0.8, source, (f"sensitivity:{sensitivity}",)))
+    value, confidence, src, evidence = min(candidates, key=lambda c: levels.index(c[0]))
+    if value == levels[-1] and rules.value is None:
+        confidence = round(1.0 - max(signals.urgent, signals.life_threatening), 3)
+    return Decision(value, round(confidence, 3), src, tuple(evidence[:MAX_EVIDENCE]))
+
+
+def feedback_type_with_signals(rules: Decision, signals: Signals, source: str) -> Decision:
+    """The model's feedback type (it also sees the cue lexicons as features); the cues'
+    evidence is kept when they agree."""
+    evidence = rules.evidence if rules.value == signals.feedback_type else ()
+    return Decision(
+        signals.feedback_type,
+        signals.feedback_confidence,
+        source,
+        (*evidence[: MAX_EVIDENCE - 1], f"model:{signals.feedback_confidence:.2f}"),
+    )

@@ -48,12 +48,53 @@ _ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
 _ARABIC_CLITICS = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
 
 
+# Arabic-Indic, Persian and Bengali digits read as ASCII digits ("٣" == "3").
+_DIGIT_FOLD = str.maketrans(
+    {chr(base + i): str(i) for base in (0x0660, 0x06F0, 0x09E6, 0x0966) for i in range(10)}
+)
+# Arabizi (and romanised Pashto/Urdu/Persian) writes letters Latin lacks as digits: "3ayez",
+# "7aram", "ma2i". Inside a Latin word they become the letters other writers use for the same
+# sound, so "3ayez" and "ayez", "7aram" and "haram" are one word to every later step.
+_ARABIZI = {"2": "a", "3": "a", "5": "kh", "6": "t", "7": "h", "8": "gh", "9": "q"}
+_ARABIZI_WORD = re.compile(r"\b(?=[a-z0-9']*[a-z])[a-z0-9']*[235-9][a-z0-9']*\b")
+# Three or more of one letter are emphasis ("pleeeease", "ساعدووووني"): two are kept.
+_ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
+# The few emoji people use as words in crisis messages; others are dropped by tokenize.
+_EMOJI_WORDS = str.maketrans(
+    {
+        "\U0001f198": " sos ",  # SOS button
+        "\U0001f691": " ambulance ",
+        "\U0001fa78": " blood ",
+        "\U0001f525": " fire ",
+        "\U0001f30a": " flood ",
+        "\U0001f52a": " knife ",
+        "\U0001f52b": " gun ",
+    }
+)
+
+
 def normalize(text: str) -> str:
-    """Lower-case, drop Latin/Cyrillic accents and fold Arabic-script letter variants."""
+    """Lower-case; drop Latin/Cyrillic accents; fold Arabic-script letter variants, non-ASCII
+    digits, Arabizi digits inside Latin words, letters repeated for emphasis and a few emoji."""
     text = unicodedata.normalize("NFD", text.lower())
     text = _LATIN_MARKS.sub("", text)
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_FOLD)
+    text = text.translate(_DIGIT_FOLD).translate(_EMOJI_WORDS)
+    text = _ARABIZI_WORD.sub(_fold_arabizi, text)
+    text = _ELONGATION.sub(r"\1\1", text)
     return unicodedata.normalize("NFC", text)
+
+
+def _fold_arabizi(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if _NUMBER_WITH_UNIT.fullmatch(word):
+        return word  # "2nd", "5pm", "3km": numbers with a unit, not Arabizi
+    # a lone digit stands for a letter; runs of digits ("covid19", "12b") are numbers
+    return _LONE_DIGIT.sub(lambda m: _ARABIZI[m.group(0)], word)
+
+
+_NUMBER_WITH_UNIT = re.compile(r"\d+(st|nd|rd|th|h|hrs|am|pm|km|kg|l|x|ml|mg|m|k|yrs|ans|mois)")
+_LONE_DIGIT = re.compile(r"(?<!\d)[235-9](?!\d)")
 
 
 def tokenize(text: str) -> list[str]:

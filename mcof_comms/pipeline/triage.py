@@ -21,11 +21,15 @@ from mcof_comms.pipeline.decisions import (
     classify_sectors_lexicon,
     classify_urgency,
     detect_sensitivity,
+    feedback_type_with_signals,
     lexicon_evidence,
     match_text,
+    sensitivity_with_signals,
+    urgency_with_signals,
 )
 from mcof_comms.pipeline.language import SUPPORTED, LanguageGuess, detect_language
 from mcof_comms.pipeline.model import SectorModel
+from mcof_comms.pipeline.signals import SignalModel
 from mcof_comms.pipeline.taxonomy import Taxonomy
 
 MIN_REPORTED_CONFIDENCE = 0.2
@@ -96,10 +100,15 @@ def triage(
     language_hint: str | None = None,
     active_sectors: Collection[str] | None = None,
     language_candidates: Collection[str] | None = None,
+    signals: SignalModel | None = None,
 ) -> TriageResult:
     """Triage one message. ``language_hint`` (e.g. the contact's chosen language) wins over
     detection when it is a supported code; ``active_sectors`` None means all are active;
-    ``language_candidates`` (e.g. a deployment's languages) restricts detection."""
+    ``language_candidates`` (e.g. a deployment's languages) restricts detection.
+
+    ``signals`` (the safety model) joins the rules for safeguarding, urgency and feedback
+    type, and its sector model stands in when no model trained on corrections is given.
+    Without it, triage is the lexicons and rules alone (cold start)."""
     matched = match_text(text, taxonomy)
     if language_hint is not None and language_hint.split("-")[0].lower() in SUPPORTED:
         language = LanguageGuess(language_hint.split("-")[0].lower(), 1.0, "hint")
@@ -109,10 +118,24 @@ def triage(
             candidates = [c for c in language_candidates if c in SUPPORTED] or None
         language = detect_language(text, candidates=candidates)
 
+    if model is None and signals is not None:
+        model = signals.sectors
     sectors, disagree = _combine(matched, text, taxonomy, model)
     feedback = classify_feedback_type(text, taxonomy=taxonomy, matched=matched)
     sens = detect_sensitivity(text, taxonomy=taxonomy, matched=matched)
-    urgency = classify_urgency(text, taxonomy=taxonomy, matched=matched, sensitivity=sens.value)
+    if signals is not None:
+        said = signals.predict(text)
+        sens = sensitivity_with_signals(sens, said, signals.source)
+        feedback = feedback_type_with_signals(feedback, said, signals.source)
+        urgency = urgency_with_signals(
+            classify_urgency(text, taxonomy=taxonomy, matched=matched),
+            said,
+            signals.source,
+            sensitivity=sens.value,
+            taxonomy=taxonomy,
+        )
+    else:
+        urgency = classify_urgency(text, taxonomy=taxonomy, matched=matched, sensitivity=sens.value)
     sensitivity = sens if sens.value is not None else None
 
     thresholds = taxonomy.thresholds
@@ -148,6 +171,7 @@ def triage(
     explanations: dict[str, object] = {
         "taxonomy_version": taxonomy.version,
         "model_version": model.version if model is not None else None,
+        "signals_version": signals.version if signals is not None else None,
         "language": {
             "code": language.code,
             "confidence": language.confidence,
