@@ -27,7 +27,7 @@ from mcof_comms.models import (
 )
 from mcof_comms.operations.services import OperationInfo, get_taxonomy, resolve_operation
 from mcof_comms.pipeline.language import parse_language_choice
-from mcof_comms.pipeline.training import get_promoted_model
+from mcof_comms.pipeline.training import get_promoted_model, get_signal_model
 from mcof_comms.pipeline.triage import TriageResult, triage
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def run_pipeline(message: Message) -> None:
         message.body or "",
         taxonomy=taxonomy,
         model=get_promoted_model(),
+        signals=get_signal_model(taxonomy),
         language_hint=hint,
         active_sectors=setup.active_sectors,
     )

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,7 +36,7 @@ from sklearn.model_selection import GroupKFold
 
 from mcof_comms.pipeline.corpus import Labelled, fingerprint
 from mcof_comms.pipeline.decisions import classify_urgency, detect_sensitivity, match_text
-from mcof_comms.pipeline.lexicon import Matcher, hit_score, normalize, tokenize
+from mcof_comms.pipeline.lexicon import Hit, Matcher, hit_score, normalize, tokenize
 from mcof_comms.pipeline.model import SectorModel, train_sector_model
 from mcof_comms.pipeline.taxonomy import FEEDBACK_TYPES, SENSITIVITY_CATEGORIES, Taxonomy
 
@@ -253,6 +254,7 @@ class SignalModel:
         n_examples: int,
         metrics: dict[str, float],
         sectors: SectorModel | None = None,
+        taxonomy_version: str | None = None,
     ) -> None:
         self.version = version
         self.sectors = sectors  # sectors learnt from the same examples, before any correction
@@ -264,6 +266,9 @@ class SignalModel:
         self.n_examples = n_examples
         self.metrics = metrics
         self.trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.taxonomy_version = taxonomy_version
+        self._concept_index = {c: j for j, c in enumerate(features.concepts)}
+        self._fast: tuple[tuple[Any, dict[str, int], np.ndarray], ...] | None = None
 
     @property
     def source(self) -> str:
@@ -279,33 +284,69 @@ class SignalModel:
     def predict_many(self, texts: Sequence[str]) -> list[Signals]:
         """Calibrated signals per text (0.5 = the head's threshold)."""
         probs = self.probabilities(texts)
-        t = self.thresholds
-        sens = calibrate(probs["sensitive"], t["sensitive"])
-        life = np.maximum(
-            calibrate(probs["life_threatening"], t["life_threatening"]),
-            calibrate(probs["threat"], t["threat"]),
-        )
-        urgent = calibrate(probs["urgent"], t["urgent"])
-        out = []
-        for i in range(len(texts)):
-            cat = probs["category"][i]
-            fb = probs["feedback_type"][i]
-            out.append(
-                Signals(
-                    sensitive=round(float(sens[i]), 3),
-                    category=SENSITIVITY_CATEGORIES[int(cat.argmax())],
-                    category_confidence=round(float(cat.max()), 3),
-                    life_threatening=round(float(life[i]), 3),
-                    urgent=round(float(urgent[i]), 3),
-                    feedback_type=FEEDBACK_TYPES[int(fb.argmax())],
-                    feedback_confidence=round(float(fb.max()), 3),
-                )
-            )
-        return out
+        return [self._signals(probs, i) for i in range(len(texts))]
 
-    def predict(self, text: str) -> Signals:
-        """Calibrated signals for one message."""
-        return self.predict_many([text])[0]
+    def _signals(self, probs: Mapping[str, np.ndarray], i: int) -> Signals:
+        t = self.thresholds
+        life = max(
+            float(calibrate(probs["life_threatening"][i], t["life_threatening"])),
+            float(calibrate(probs["threat"][i], t["threat"])),
+        )
+        cat = probs["category"][i]
+        fb = probs["feedback_type"][i]
+        return Signals(
+            sensitive=round(float(calibrate(probs["sensitive"][i], t["sensitive"])), 3),
+            category=SENSITIVITY_CATEGORIES[int(cat.argmax())],
+            category_confidence=round(float(cat.max()), 3),
+            life_threatening=round(life, 3),
+            urgent=round(float(calibrate(probs["urgent"][i], t["urgent"])), 3),
+            feedback_type=FEEDBACK_TYPES[int(fb.argmax())],
+            feedback_confidence=round(float(fb.max()), 3),
+        )
+
+    def predict(self, text: str, hits: Mapping[str, Sequence[Hit]] | None = None) -> Signals:
+        """Calibrated signals for one message; ``hits`` are its lexicon matches when the
+        caller has them from the same taxonomy (see ``taxonomy_version``)."""
+        z = self._decision_one(normalize(text), hits)
+        return self._signals(_outputs(z[None, :], self._heads), 0)
+
+    def _decision_one(self, norm: str, hits: Mapping[str, Sequence[Hit]] | None) -> np.ndarray:
+        """``x @ coef + intercept`` for one text without scikit-learn's per-call overhead,
+        which costs more than the arithmetic here: the TF-IDF rows are built from the fitted
+        vocabularies exactly as TfidfVectorizer does (sublinear tf, idf, L2 per block)."""
+        if self._fast is None:
+            self._fast = tuple(
+                (v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float64))
+                for v in (self._features.char, self._features.word)
+            )
+        z = self._intercept.astype(np.float64)
+        offset = 0
+        for analyze, vocabulary, idf in self._fast:
+            counts: dict[int, int] = {}
+            for feature in analyze(norm):
+                j = vocabulary.get(feature)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if counts:
+                idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                values = (1.0 + np.log(tf)) * idf[idx]
+                values /= np.sqrt(values @ values)
+                z = z + values @ self._coef[idx + offset]
+            offset += len(vocabulary)
+        if hits is None:
+            hits = self._features.matcher.match(tokenize(norm))
+        for concept, concept_hits in hits.items():
+            j = self._concept_index.get(concept)
+            if j is not None and concept_hits:
+                weight = self._features.lexicon_scale * np.log1p(hit_score(concept_hits))
+                z = z + weight * self._coef[offset + j]
+        return z
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_fast"] = None  # derived cache, rebuilt on first use
+        return state
 
     def to_bytes(self) -> bytes:
         """Serialise (format header + pickle)."""
@@ -417,6 +458,7 @@ def train_signal_model(
     )
     return SignalModel(
         sectors=sectors,
+        taxonomy_version=taxonomy.version,
         version=fingerprint(data),
         features=features,
         coef=coef,

@@ -124,7 +124,8 @@ def triage(
     feedback = classify_feedback_type(text, taxonomy=taxonomy, matched=matched)
     sens = detect_sensitivity(text, taxonomy=taxonomy, matched=matched)
     if signals is not None:
-        said = signals.predict(text)
+        same = signals.taxonomy_version == taxonomy.version
+        said = signals.predict(text, matched.hits if same else None)
         sens = sensitivity_with_signals(sens, said, signals.source)
         feedback = feedback_type_with_signals(feedback, said, signals.source)
         urgency = urgency_with_signals(
