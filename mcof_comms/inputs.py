@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import request
-from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, ValidationError
 
@@ -65,11 +64,8 @@ def int_arg(
         return default
     value = to_int(raw, maximum=maximum)
     if value is None:
-        raise BadRequest(
-            description=_(
-                "%(name)s must be a whole number from 0 to %(maximum)d", name=name, maximum=maximum
-            )
-        )
+        # English like every API error; the console shows its own translated 400 page
+        raise BadRequest(description=f"{name} must be a whole number from 0 to {maximum}")
     return value
 
 
@@ -84,6 +80,8 @@ def find_unstorable(value: Any) -> bool:
     return False
 
 
+_UNSTORABLE_DESCRIPTION = "the request holds characters that cannot be stored (NUL)"
+
 #: Blueprints that clean what they receive instead (a signed Twilio post must be stored).
 CLEANING_BLUEPRINTS = frozenset({"twilio"})
 
@@ -94,14 +92,14 @@ def reject_unstorable_request() -> None:
     if request.blueprint in CLEANING_BLUEPRINTS:
         return
     if any(has_unstorable(k) or has_unstorable(v) for k, v in request.args.items(multi=True)):
-        raise BadRequest(description=_("The request contains characters that are not allowed."))
+        raise BadRequest(description=_UNSTORABLE_DESCRIPTION)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     unstorable = any(
         has_unstorable(k) or has_unstorable(v) for k, v in request.form.items(multi=True)
     ) or (request.is_json and find_unstorable(request.get_json(silent=True)))
     if unstorable:
-        raise BadRequest(description=_("The request contains characters that are not allowed."))
+        raise BadRequest(description=_UNSTORABLE_DESCRIPTION)
 
 
 class IdConverter(IntegerConverter):
