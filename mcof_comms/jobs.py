@@ -234,7 +234,7 @@ def run_worker(app: Flask, stages: Sequence[str], *, burst: bool = False) -> Non
     leaves its queues unserved until someone notices. Each ending is logged and followed by a
     fresh worker (a new name: the old one may not have been able to record its death).
     """
-    from mcof_comms.pipeline.training import warm_up
+    from mcof_comms.pipeline.signal_training import warm_up
 
     with app.app_context():
         warm_up()
@@ -303,7 +303,7 @@ class EmbeddedRunner:
 
     def _run(self) -> None:
         from mcof_comms.maintenance import sweep
-        from mcof_comms.pipeline.training import warm_up
+        from mcof_comms.pipeline.signal_training import warm_up
 
         with self.app.app_context():
             warm_up()

@@ -23,6 +23,7 @@ from mcof_comms.models.operation import (
 )
 from mcof_comms.models.taxonomy import (
     Category,
+    ModelKind,
     ModelStatus,
     SectorModelVersion,
     TaxonomyConfig,
@@ -55,6 +56,7 @@ __all__ = [
     "MessageEvent",
     "MessageKind",
     "MessageStatus",
+    "ModelKind",
     "ModelStatus",
     "Operation",
     "OperationAddress",

@@ -81,18 +81,31 @@ class ModelStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
+class ModelKind(enum.StrEnum):
+    """What a trained model decides: sectors, or the safety signals (safeguarding, urgency,
+    feedback type)."""
+
+    SECTORS = "sectors"
+    SIGNALS = "signals"
+
+
 class SectorModelVersion(Base):
-    """One trained sector model, its held-back score and the serialized model itself."""
+    """One trained model, its held-back score and the serialized model itself."""
 
     __tablename__ = "sector_model_version"
     __table_args__ = (
-        # at most one model in use
+        # at most one model of each kind in use
         partial_index(
-            "uq_sector_model_promoted", "status", where="status = 'promoted'", unique=True
+            "uq_model_promoted_per_kind", "kind", where="status = 'promoted'", unique=True
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ModelKind] = mapped_column(
+        enum_column(ModelKind, "model_kind"),
+        default=ModelKind.SECTORS,
+        server_default=ModelKind.SECTORS.value,
+    )
     status: Mapped[ModelStatus] = mapped_column(
         enum_column(ModelStatus, "model_status"), default=ModelStatus.CANDIDATE
     )

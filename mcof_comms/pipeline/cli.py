@@ -59,7 +59,8 @@ def load_config_command(taxonomy_path: Path | None, operations_path: Path | None
 @click.option("--min-examples", default=None, type=int, help="Corrections needed to train.")
 @click.option("--schedule", is_flag=True, help="Also schedule periodic retraining.")
 def train_command(force: bool, min_examples: int | None, schedule: bool) -> None:
-    """Train a sector model on corrections; promote it only if it beats the one in use."""
+    """Train the sector and safety models on corrections; promote each only if it beats the
+    one in use."""
     from mcof_comms.operations.services import get_taxonomy
     from mcof_comms.pipeline.training import MIN_TRAINING_EXAMPLES, train_and_maybe_promote
 
@@ -76,6 +77,22 @@ def train_command(force: bool, min_examples: int | None, schedule: bool) -> None
         click.echo(
             f"{outcome.version.version} {verdict}: held-back score {outcome.score:.3f} "
             f"vs {outcome.baseline:.3f} in use ({outcome.reason})"
+        )
+    from mcof_comms.pipeline.signal_training import train_signals_and_maybe_promote
+
+    signals = train_signals_and_maybe_promote(
+        get_taxonomy(),
+        min_examples=MIN_TRAINING_EXAMPLES if min_examples is None else min_examples,
+        force=force,
+    )
+    db.session.commit()
+    if signals.version is None:
+        click.echo(f"no safety model trained: {signals.reason}")
+    else:
+        verdict = "promoted" if signals.promoted else "not promoted"
+        click.echo(
+            f"safety model {signals.version.id} {verdict}: held-back score {signals.score:.3f} "
+            f"vs {signals.baseline:.3f} in use ({signals.reason})"
         )
     if schedule:
         from mcof_comms.pipeline.jobs import schedule_retraining

@@ -1,4 +1,4 @@
-"""RQ entry points for learning: periodic retraining of the sector model.
+"""RQ entry points for learning: periodic retraining of the sector and safety models.
 
 Runs are aligned on interval boundaries (every 6 hours: 00:00, 06:00 ... UTC) and the job id
 names the boundary, so scheduling from several places (``seed_defaults``, ``flask --app app
@@ -17,6 +17,7 @@ from mcof_comms import jobs
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.operations.services import get_taxonomy
+from mcof_comms.pipeline.signal_training import train_signals_and_maybe_promote
 from mcof_comms.pipeline.training import train_and_maybe_promote
 
 logger = logging.getLogger(__name__)
@@ -26,9 +27,12 @@ RETRAIN_INTERVAL = timedelta(hours=6)
 
 def retrain_sector_model(reschedule: bool = True) -> str:
     """Train on new corrections and promote if better; then schedule the next run."""
-    outcome = train_and_maybe_promote(get_taxonomy())
+    taxonomy = get_taxonomy()
+    outcome = train_and_maybe_promote(taxonomy)
     db.session.commit()
-    logger.info("retraining: %s", outcome.reason)
+    signals = train_signals_and_maybe_promote(taxonomy)
+    db.session.commit()
+    logger.info("retraining: sectors %s; signals %s", outcome.reason, signals.reason)
     if reschedule:
         schedule_retraining(after=utcnow() + timedelta(seconds=1))
     return outcome.reason

@@ -27,7 +27,8 @@ from mcof_comms.models import (
 )
 from mcof_comms.operations.services import OperationInfo, get_taxonomy, resolve_operation
 from mcof_comms.pipeline.language import parse_language_choice
-from mcof_comms.pipeline.training import get_promoted_model, get_signal_model
+from mcof_comms.pipeline.signal_training import get_signal_model
+from mcof_comms.pipeline.training import get_promoted_model
 from mcof_comms.pipeline.triage import TriageResult, triage
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,6 @@ lexicon still answers for labels the model was not trained on).
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +18,17 @@ from sqlalchemy import func, select
 
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
-from mcof_comms.models import Message, ModelStatus, SectorModelVersion, TrainingExample, User
+from mcof_comms.models import (
+    Message,
+    ModelKind,
+    ModelStatus,
+    SectorModelVersion,
+    TrainingExample,
+    User,
+)
 from mcof_comms.operations.services import cached, invalidate_caches
-from mcof_comms.pipeline.corpus import fingerprint, shipped_corpus
 from mcof_comms.pipeline.model import Scores, SectorModel, should_promote, train_sector_model
 from mcof_comms.pipeline.model import f1_scores as _f1_scores
-from mcof_comms.pipeline.signals import SignalModel, train_signal_model
 from mcof_comms.pipeline.taxonomy import Taxonomy
 from mcof_comms.pipeline.triage import triage
 
@@ -90,7 +93,8 @@ _model_cache: dict[str, tuple[tuple[int, Any], SectorModel]] = {}
 def _promoted_key() -> tuple[int, Any] | None:
     row = db.session.execute(
         select(SectorModelVersion.id, SectorModelVersion.promoted_at).where(
-            SectorModelVersion.status == ModelStatus.PROMOTED
+            SectorModelVersion.status == ModelStatus.PROMOTED,
+            SectorModelVersion.kind == ModelKind.SECTORS,
         )
     ).first()
     return None if row is None else (row.id, row.promoted_at)
@@ -111,51 +115,6 @@ def get_promoted_model(*, fresh: bool = False) -> SectorModel | None:
     model = SectorModel.from_bytes(data)
     _model_cache["promoted"] = (key, model)
     return model
-
-
-_signal_models: dict[tuple[str, str], SignalModel] = {}
-_signal_lock = threading.Lock()
-
-
-def get_signal_model(taxonomy: Taxonomy) -> SignalModel:
-    """The safety model for this taxonomy, trained from the shipped corpus once per process.
-
-    Trained, not unpickled: the corpus ships in the package, training is deterministic and
-    takes seconds, and no model file has to be trusted. A worker trains it when it starts
-    (``warm_up``), so the first message does not wait.
-    """
-    corpus = shipped_corpus()
-    key = (taxonomy.version, fingerprint(corpus))
-    model = _signal_models.get(key)
-    if model is not None:
-        return model
-    with _signal_lock:
-        model = _signal_models.get(key)
-        if model is None:
-            started = time.monotonic()
-            model = train_signal_model(corpus, taxonomy=taxonomy)
-            _signal_models.clear()
-            _signal_models[key] = model
-            logger.info(
-                "signal model %s trained on %d messages in %.1f s",
-                model.version,
-                model.n_examples,
-                time.monotonic() - started,
-            )
-    return model
-
-
-def warm_up() -> None:
-    """Train this process's safety model before it takes messages; never fails the caller
-    (a database that is down now is retried by the first job)."""
-    from mcof_comms.operations.services import get_taxonomy
-
-    try:
-        get_signal_model(get_taxonomy())
-    except Exception:  # the worker must start anyway; the first job trains or reports
-        logger.exception("could not prepare the signal model at start")
-    finally:
-        db.session.remove()
 
 
 def _assigned(text: str, taxonomy: Taxonomy, model: SectorModel | None) -> frozenset[str]:
@@ -202,7 +161,10 @@ def train_and_maybe_promote(
             None, False, f"not enough corrections ({len(train)} to train, {len(held)} held back)"
         )
     last = db.session.scalars(
-        select(SectorModelVersion).order_by(SectorModelVersion.id.desc()).limit(1)
+        select(SectorModelVersion)
+        .where(SectorModelVersion.kind == ModelKind.SECTORS)
+        .order_by(SectorModelVersion.id.desc())
+        .limit(1)
     ).first()
     if not force and last is not None and last.trained_on + last.evaluated_on == len(examples):
         return TrainOutcome(None, False, "no new corrections since the last model")
@@ -226,7 +188,10 @@ def train_and_maybe_promote(
     candidate.artifact = model.to_bytes()
 
     current_row = db.session.scalars(
-        select(SectorModelVersion).where(SectorModelVersion.status == ModelStatus.PROMOTED)
+        select(SectorModelVersion).where(
+            SectorModelVersion.status == ModelStatus.PROMOTED,
+            SectorModelVersion.kind == ModelKind.SECTORS,
+        )
     ).first()
     current_model = get_promoted_model(fresh=True) if current_row is not None else None
     new_scores = score_in_use(model, held, taxonomy)
