@@ -101,9 +101,13 @@ def evaluate(rows: Sequence[dict], results: Sequence[object]) -> dict[str, objec
     tp = sum(t and p for t, p in zip(truth_l, pred_l, strict=True))
     out["life-threatening recall"] = (tp, sum(truth_l))
     out["life-threatening precision"] = (tp, sum(pred_l))
-    out["_lt_misses"] = [r["id"] for r, t, p in zip(rows, truth_l, pred_l, strict=True) if t and not p]
+    out["_lt_misses"] = [
+        r["id"] for r, t, p in zip(rows, truth_l, pred_l, strict=True) if t and not p
+    ]
 
-    types = [(r["feedback_type"], res.feedback_type.value) for r, res in zip(rows, results, strict=True)]
+    types = [
+        (r["feedback_type"], res.feedback_type.value) for r, res in zip(rows, results, strict=True)
+    ]
     out["feedback type accuracy"] = (sum(t == p for t, p in types), len(types))
     for kind in ("complaint", "request"):
         mine = [p for t, p in types if t == kind]
@@ -153,12 +157,16 @@ def main() -> None:
     test = [r for r in rows if r["split"] == "test"]
     taxonomy = load_taxonomy()
     corpus = shipped_corpus()
-    print(f"== hand-written corpus: {path.name}, test split {len(test)} messages "
-          f"(contexts unseen in training); model trained on {len(corpus)} shipped messages ==")
+    print(
+        f"== hand-written corpus: {path.name}, test split {len(test)} messages "
+        f"(contexts unseen in training); model trained on {len(corpus)} shipped messages =="
+    )
     t0 = time.perf_counter()
     model = train_signal_model(corpus, taxonomy=taxonomy)
-    print(f"signal model {model.version}: trained in {time.perf_counter() - t0:.1f}s; "
-          f"thresholds {', '.join(f'{k} {v:.3f}' for k, v in model.thresholds.items())}")
+    print(
+        f"signal model {model.version}: trained in {time.perf_counter() - t0:.1f}s; "
+        f"thresholds {', '.join(f'{k} {v:.3f}' for k, v in model.thresholds.items())}"
+    )
     print(f"out-of-fold on the training data: {model.metrics}")
 
     cold = [triage(r["text"], taxonomy=taxonomy) for r in test]
@@ -168,7 +176,9 @@ def main() -> None:
     print(f"\n{'figure':<40}{'cold start (rules)':>34}{'with the model':>34}{'target':>9}  met")
     for name, target in TARGETS.items():
         good = value(mine[name]) <= target if "at most" in name else value(mine[name]) >= target
-        print(f"{name:<40}{show(base[name]):>34}{show(mine[name]):>34}{target:>9.2f}  {'yes' if good else 'NO'}")
+        print(
+            f"{name:<40}{show(base[name]):>34}{show(mine[name]):>34}{target:>9.2f}  {'yes' if good else 'NO'}"
+        )
 
     print("\nsafeguarding recall per language x category (with the model; caught/total)")
     langs = sorted(mine["_sg_per_cat"])
@@ -179,10 +189,14 @@ def main() -> None:
             k, n = mine["_sg_per_cat"][lang].get(cat, [0, 0])
             cells.append(f"{k}/{n}".rjust(7) if n else "-".rjust(7))
         print(f"{cat:<26}" + "".join(cells))
-    print(f"{'all':<26}" + "".join(
-        f"{mine['_sg_per_lang'][c][0] / mine['_sg_per_lang'][c][1]:>7.2f}" for c in langs))
-    print(f"{'cold start, all':<26}" + "".join(
-        f"{base['_sg_per_lang'][c][0] / base['_sg_per_lang'][c][1]:>7.2f}" for c in langs))
+    print(
+        f"{'all':<26}"
+        + "".join(f"{mine['_sg_per_lang'][c][0] / mine['_sg_per_lang'][c][1]:>7.2f}" for c in langs)
+    )
+    print(
+        f"{'cold start, all':<26}"
+        + "".join(f"{base['_sg_per_lang'][c][0] / base['_sg_per_lang'][c][1]:>7.2f}" for c in langs)
+    )
 
     print("\nfeedback type confusion (rows: truth, columns: predicted, with the model)")
     kinds = ("question", "request", "complaint", "rumour", "suggestion", "appreciation", "other")
@@ -196,8 +210,10 @@ def main() -> None:
 
     print("\nlanguage accuracy per language")
     print("  " + ", ".join(f"{c} {k / n:.2f}" for c, (k, n) in sorted(mine["_lang_per"].items())))
-    print("  confusions (truth->detected: count): " + ", ".join(
-        f"{t}->{p}: {n}" for (t, p), n in mine["_lang_confusion"].most_common(12)))
+    print(
+        "  confusions (truth->detected: count): "
+        + ", ".join(f"{t}->{p}: {n}" for (t, p), n in mine["_lang_confusion"].most_common(12))
+    )
 
     print(f"\nmissed safeguarding reports (ids): {' '.join(mine['_sg_misses']) or 'none'}")
     print(f"missed life-threatening messages (ids): {' '.join(mine['_lt_misses']) or 'none'}")
@@ -214,10 +230,14 @@ def main() -> None:
         triage(text, taxonomy=taxonomy)
     wall0 = time.perf_counter() - wall0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nthroughput, triage() one message at a time, one process: {len(texts) / wall:.0f} msg/s "
-          f"wall ({len(texts) / cpu:.0f} per CPU second); rules alone {len(texts) / wall0:.0f} msg/s "
-          f"(target >= 200)")
-    print(f"peak resident memory of this process with the models loaded: {rss:.0f} MB (target <= 600)")
+    print(
+        f"\nthroughput, triage() one message at a time, one process: {len(texts) / wall:.0f} msg/s "
+        f"wall ({len(texts) / cpu:.0f} per CPU second); rules alone {len(texts) / wall0:.0f} msg/s "
+        f"(target >= 200)"
+    )
+    print(
+        f"peak resident memory of this process with the models loaded: {rss:.0f} MB (target <= 600)"
+    )
 
 
 if __name__ == "__main__":

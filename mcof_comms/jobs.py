@@ -234,10 +234,7 @@ def run_worker(app: Flask, stages: Sequence[str], *, burst: bool = False) -> Non
     leaves its queues unserved until someone notices. Each ending is logged and followed by a
     fresh worker (a new name: the old one may not have been able to record its death).
     """
-    from mcof_comms.pipeline.signal_training import warm_up
-
-    with app.app_context():
-        warm_up()
+    warm_up_in_background(app)
     backend = get_backend(app)
     delay = RESTART_DELAYS[0]
     while True:
@@ -261,6 +258,18 @@ def run_worker(app: Flask, stages: Sequence[str], *, burst: bool = False) -> Non
         except StopRequested:  # the old worker's signal handlers are still installed
             return
         delay = min(delay * 2, RESTART_DELAYS[1])
+
+
+def warm_up_in_background(app: Flask) -> None:
+    """Train the process's safety model beside the worker loop, so jobs that need no model
+    (sends, sweeps) start at once and triage jobs wait only for what is left of training."""
+    from mcof_comms.pipeline.signal_training import warm_up
+
+    def run() -> None:
+        with app.app_context():
+            warm_up()
+
+    threading.Thread(target=run, name="mcof-warm-up", daemon=True).start()
 
 
 class ThreadWorker(AppWorker):
@@ -303,10 +312,8 @@ class EmbeddedRunner:
 
     def _run(self) -> None:
         from mcof_comms.maintenance import sweep
-        from mcof_comms.pipeline.signal_training import warm_up
 
-        with self.app.app_context():
-            warm_up()
+        warm_up_in_background(self.app)
         settings: Settings = self.app.extensions["mcof_settings"]
         queues = self.backend.queues()
         next_sweep = 0.0

@@ -41,8 +41,8 @@ from mcof_comms.pipeline.model import SectorModel, train_sector_model
 from mcof_comms.pipeline.taxonomy import FEEDBACK_TYPES, SENSITIVITY_CATEGORIES, Taxonomy
 
 FORMAT = b"MCOF-SIGNAL-MODEL/1\n"
-SAFEGUARDING_RECALL = 0.98  # out-of-fold; the test target is 0.97 on unseen contexts
-LIFE_RECALL = 0.96
+SAFEGUARDING_RECALL = 0.97  # out of fold, grouped by context; the test target is 0.97
+LIFE_RECALL = 0.95
 FOLDS = 5
 _WORD_PATTERN = r"(?u)\b\w+\b"
 _THRESHOLDED = ("sensitive", "life_threatening", "urgent", "threat")

@@ -55,7 +55,9 @@ def test_message_becomes_a_case_for_the_sector_team_in_its_language(
     assert message.language == language
     assert message.sectors[0]["slug"] == team
     assert message.triage["taxonomy_version"]
-    assert message.triage["sectors"][0]["source"].startswith("lexicon:")
+    # the shipped-corpus model or the lexicons, and which one is recorded
+    assert message.triage["sectors"][0]["source"].startswith(("model:corpus-", "lexicon:"))
+    assert message.triage["signals_version"]
     (case,) = all_cases()
     assert message.case_id == case.id
     assert team_slug(case.team_id) == team
