@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,10 @@ class Settings:
     keywords_path: Path = CONFIG_DIR / "keywords.yaml"
     taxonomy_path: Path = CONFIG_DIR / "taxonomy.yaml"
     session_cookie_secure: bool = False
+    #: a console session ends after this many minutes without a request ...
+    session_idle_minutes: int = 30
+    #: ... and this many hours after sign-in, however active (the cookie's lifetime too)
+    session_max_hours: int = 12
 
     @property
     def is_production(self) -> bool:
@@ -111,6 +116,8 @@ class Settings:
             outbound_concurrency=_int(env, "OUTBOUND_CONCURRENCY", 32),
             escalation_minutes=_int(env, "ESCALATION_MINUTES", 10),
             session_cookie_secure=mode == "production",
+            session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30),
+            session_max_hours=_int(env, "SESSION_MAX_HOURS", 12),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -129,6 +136,8 @@ class Settings:
             "SESSION_COOKIE_SECURE": self.session_cookie_secure,
             "REMEMBER_COOKIE_SECURE": self.session_cookie_secure,
             "WTF_CSRF_TIME_LIMIT": None,
+            # Flask refuses a session cookie signed longer ago than this (default 31 days)
+            "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_max_hours),
             "JSON_SORT_KEYS": False,
         }
 

@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from config import ROOT, Settings
 from mcof_comms.extensions import db
+from mcof_comms.models import Role
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,30 @@ def create_user_command(
 @tokens.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default=None, help="What the token is for.")
-def create_token_command(email: str, name: str | None) -> None:
+@click.option("--days", default=90, type=int, show_default=True, help="Days until it expires.")
+@click.option(
+    "--role",
+    default=None,
+    type=click.Choice([r.value for r in Role]),
+    help="Act as a narrower role than the user's (admins: any; others: viewer).",
+)
+@click.option("--read-only", is_flag=True, help="Only GET requests.")
+def create_token_command(
+    email: str, name: str | None, days: int, role: str | None, read_only: bool
+) -> None:
     """Create an API token for a user; the token is the last line printed."""
-    from mcof_comms.auth.tokens import create_token
+    from mcof_comms.auth.tokens import TokenError, create_token
     from mcof_comms.auth.users import get_user_by_email
 
     user = get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"no user with email {email}")
-    token = create_token(user, name)
+    try:
+        token = create_token(
+            user, name, days=days, role=Role(role) if role else None, read_only=read_only
+        )
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo("Store this token now; it is not shown again:", err=True)
     click.echo(token)
@@ -187,6 +203,8 @@ def check_command() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    import mcof_comms.auth.cli  # noqa: F401  (adds deactivate, reset-password, tokens list...)
+
     app.cli.add_command(users)
     app.cli.add_command(tokens)
     app.cli.add_command(translate)

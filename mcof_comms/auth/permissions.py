@@ -12,6 +12,20 @@ MESSAGE_READERS = frozenset(
 )
 #: Roles that see phone numbers in full without an audited reveal.
 PHONE_READERS = frozenset({Role.ADMIN})
+#: Roles that must sign in with a second factor (TOTP): they see safeguarding cases or manage
+#: everyone else's access.
+SECOND_FACTOR_ROLES = frozenset({Role.ADMIN, Role.PROTECTION_FOCAL_POINT})
+
+
+def token_roles(role: Role) -> frozenset[Role]:
+    """Roles an API token of a user with ``role`` may act as: the same or viewer; admins any.
+
+    Roles are not a ladder (a coordinator may not broadcast, a responder may not read cases),
+    so the only narrowing that is always a subset is to the viewer.
+    """
+    if role is Role.ADMIN:
+        return frozenset(Role)
+    return frozenset({role, Role.VIEWER})
 
 
 def can_read_messages(role: Role) -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcof_comms.db import Base, TimestampMixin, enum_column
@@ -25,6 +25,14 @@ class Role(enum.StrEnum):
 
 
 class User(UserMixin, TimestampMixin, Base):
+    """A member of staff.
+
+    ``session_version`` is copied into each console session at sign-in and compared on every
+    request: bumping it (sign out everywhere, a password change or reset, deactivation) ends
+    every session of the user at once, however the cookie was kept. The TOTP secret is the
+    second factor; ``totp_last_step`` refuses a code that was already used.
+    """
+
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,9 +43,12 @@ class User(UserMixin, TimestampMixin, Base):
     sectors: Mapped[list[str]] = mapped_column(JSONType, default=list)  # sector focal points
     locale: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    password_changed_at: Mapped[datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -48,7 +59,11 @@ class User(UserMixin, TimestampMixin, Base):
 
 
 class ApiToken(TimestampMixin, Base):
-    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once.
+
+    A token expires (``expires_at``) and may act with a narrower ``role`` than its user's, or
+    only read (``read_only``): a script that only reads cases should not be able to send.
+    """
 
     __tablename__ = "api_token"
 
@@ -58,6 +73,9 @@ class ApiToken(TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(255))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None only on rows older than expiry: refused
+    role: Mapped[Role | None] = mapped_column(enum_column(Role, "token_role"))
+    read_only: Mapped[bool] = mapped_column(default=False, server_default="false")
 
     user: Mapped[User] = relationship(lazy="joined")
 

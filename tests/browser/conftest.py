@@ -17,7 +17,7 @@ from mcof_comms.extensions import db
 from mcof_comms.jobs import AppWorker, enqueue_due_scheduled_jobs, get_backend
 from mcof_comms.models import Operation, Role, Urgency
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.console.helpers import PASSWORD, make_case, make_user
+from tests.console.helpers import PASSWORD, make_case, make_user, next_totp_code
 from tests.fake_twilio import FakeTwilio
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,3 +124,9 @@ def sign_in(page: Any, live: Live, role: Role) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+    if page.url.endswith("/login/code"):  # admins and protection focal points: a TOTP code
+        page.get_by_label("Six-digit code").fill(
+            next_totp_code(live.app, f"{role.value}@example.org")
+        )
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from itertools import count
 
+import pyotp
 from argon2 import PasswordHasher
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from mcof_comms.auth.permissions import SECOND_FACTOR_ROLES
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
@@ -24,6 +29,8 @@ from mcof_comms.models import (
 from tests.factories import make_inbound
 
 PASSWORD = "correct-horse-battery"
+#: The TOTP secret of every test user whose role needs a second factor (enrolled at creation).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _numbers = count(1000)
 _refs = count(1)
 
@@ -42,6 +49,9 @@ def make_user(role: Role, *, email: str | None = None, sectors: list[str] | None
         role=role,
         sectors=sorted(sectors or []),
     )
+    if role in SECOND_FACTOR_ROLES:
+        user.totp_secret = TOTP_SECRET
+        user.totp_enabled_at = utcnow()
     db.session.add(user)
     db.session.commit()
     return user
@@ -103,9 +113,34 @@ def csrf_from(html: str) -> str:
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> object:
+    """Sign in as a person would, with a TOTP code when the step asks for one."""
     page = client.get("/login")
     token = csrf_from(page.get_data(as_text=True))
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+    if response.status_code == 302 and response.headers["Location"].endswith("/login/code"):
+        page = client.get("/login/code")
+        code = next_totp_code(client.application, email)
+        token = csrf_from(page.get_data(as_text=True))
+        response = client.post("/login/code", data={"code": code, "csrf_token": token})
+    return response
+
+
+def next_totp_code(app: Flask, email: str, secret: str = TOTP_SECRET) -> str:
+    """A current code the user has not used yet (a code is accepted once), waiting for the
+    next 30-second step if the ones allowed now were all used."""
+    totp = pyotp.TOTP(secret)
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.email == email)).one()
+        last = user.totp_last_step
+        db.session.remove()
+    while True:
+        now = int(time.time()) // totp.interval
+        step = max(now - 1, (last or 0) + 1)
+        if step <= now + 1:
+            return totp.generate_otp(step)
+        time.sleep(1)
 
 
 def csrf(client: FlaskClient, path: str = "/dashboard") -> str:

@@ -1,11 +1,13 @@
-"""Sign-in, CSRF, lockout, secure cookies and the remembered UI language."""
+"""Sign-in, CSRF, secure cookies and the remembered UI language.
+
+Throttling, the second factor and revocable sessions are in test_sign_in_security.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
 
-from mcof_comms.auth.login import MAX_FAILED_LOGINS
 from mcof_comms.extensions import db
 from mcof_comms.models import Role, User
 from tests.console.conftest import World
@@ -40,17 +42,6 @@ def test_post_without_csrf_token_is_rejected(client: FlaskClient, world: World) 
     login(client, "coordinator@example.org")
     response = client.post(f"/cases/{world.health}/note", data={"text": "no token"})
     assert response.status_code == 400
-
-
-def test_repeated_failures_lock_the_account(app, client: FlaskClient, world: World) -> None:
-    for _ in range(MAX_FAILED_LOGINS):
-        login(client, "coordinator@example.org", "wrong-password")
-    response = login(client, "coordinator@example.org")  # right password, but locked
-    assert response.status_code == 401
-    assert "15" in response.get_data(as_text=True)
-    with app.app_context():
-        user = db.session.query(User).filter_by(email="coordinator@example.org").one()
-        assert user.locked_until is not None
 
 
 def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, world: World) -> None:
