@@ -147,11 +147,17 @@ def generate(app) -> None:  # type: ignore[no-untyped-def]
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
         from mcof_comms.auth.users import create_user
+        from mcof_comms.console.services import set_operations
         from mcof_comms.models import Role
 
-        create_user("coordinator@bench.local", PASSWORD, Role.COORDINATOR)
-        create_user("health@bench.local", PASSWORD, Role.SECTOR_FOCAL_POINT, sectors=["health"])
-        create_user("protection@bench.local", PASSWORD, Role.PROTECTION_FOCAL_POINT)
+        for user in (
+            create_user("coordinator@bench.local", PASSWORD, Role.COORDINATOR),
+            create_user(
+                "health@bench.local", PASSWORD, Role.SECTOR_FOCAL_POINT, sectors=["health"]
+            ),
+            create_user("protection@bench.local", PASSWORD, Role.PROTECTION_FOCAL_POINT),
+        ):
+            set_operations(user, [], all_operations=True)
         db.session.commit()
 
 

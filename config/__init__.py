@@ -6,6 +6,8 @@ Tests build a :class:`Settings` directly; production reads the environment.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -27,6 +29,28 @@ REQUIRED_IN_PRODUCTION = (
 )
 
 
+#: A production SECRET_KEY is at least this long (a random 32-byte hex string is 64).
+MIN_SECRET_KEY_LENGTH = 32
+#: Keys published in documentation, demos and tests: never accepted in production.
+KNOWN_WEAK_SECRET_KEYS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "secret",
+        "dev",
+        "development",
+        "demo-password",
+        "quick-start",
+        "test-secret-key",
+        "bench",
+        "x",
+        "k",
+    }
+)
+#: The label under which the export pseudonym key is derived from SECRET_KEY.
+PSEUDONYM_KEY_LABEL = b"mcof-comms/export-pseudonym/v1"
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
 
@@ -37,6 +61,8 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None
     secret_key: str = ""
+    #: keys export pseudonyms; empty: derived from ``secret_key`` (see ``export_pseudonym_key``)
+    pseudonym_key: str = ""
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_sms_from: str | None = None
@@ -69,6 +95,14 @@ class Settings:
         return self.env == "production"
 
     @property
+    def export_pseudonym_key(self) -> str:
+        """The key of export pseudonyms: never the session key itself, so an export cannot help
+        forge a session and rotating one does not have to rotate the other."""
+        if self.pseudonym_key:
+            return self.pseudonym_key
+        return hmac.new(self.secret_key.encode(), PSEUDONYM_KEY_LABEL, hashlib.sha256).hexdigest()
+
+    @property
     def embedded(self) -> bool:
         """True on the quick-start default: SQLite and an in-process queue."""
         return self.redis_url is None
@@ -87,6 +121,7 @@ class Settings:
                     "MCOF_ENV=production but these environment variables are not set: "
                     + ", ".join(missing)
                 )
+            _check_production_secrets(env)
         instance = ROOT / "instance"
         database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'mcof.db'}"
         whatsapp_from = env.get("TWILIO_WHATSAPP_FROM") or None
@@ -98,6 +133,7 @@ class Settings:
             database_url=_normalize_database_url(database_url),
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("SECRET_KEY") or _dev_secret(instance),
+            pseudonym_key=env.get("PSEUDONYM_KEY", ""),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
             twilio_sms_from=env.get("TWILIO_SMS_FROM") or None,
@@ -126,6 +162,7 @@ class Settings:
     def flask_config(self) -> dict[str, object]:
         return {
             "SECRET_KEY": self.secret_key,
+            "MCOF_PSEUDONYM_KEY": self.export_pseudonym_key,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(self.database_url),
             "BABEL_DEFAULT_LOCALE": self.default_locale,
@@ -140,6 +177,26 @@ class Settings:
             "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_max_hours),
             "JSON_SORT_KEYS": False,
         }
+
+
+def _check_production_secrets(env: Mapping[str, str]) -> None:
+    """Refuse a guessable SECRET_KEY and a public URL that is not https."""
+    problems = []
+    key = env.get("SECRET_KEY", "")
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.strip().lower() in KNOWN_WEAK_SECRET_KEYS:
+        problems.append(
+            f"SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters "
+            "(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    pseudonym_key = env.get("PSEUDONYM_KEY", "")
+    if pseudonym_key and len(pseudonym_key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(f"PSEUDONYM_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters")
+    if pseudonym_key and pseudonym_key == key:
+        problems.append("PSEUDONYM_KEY must differ from SECRET_KEY")
+    if not env.get("PUBLIC_BASE_URL", "").lower().startswith("https://"):
+        problems.append("PUBLIC_BASE_URL must be an https:// URL")
+    if problems:
+        raise ConfigError("MCOF_ENV=production refuses: " + "; ".join(problems))
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -176,7 +233,15 @@ def _dev_secret(instance: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        instance.mkdir(parents=True, exist_ok=True)
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = secrets.token_hex(32)
-        path.write_text(key)
+        write_private(path, key)
         return key
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT: set it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from mcof_comms.cli import register_cli
 
     register_cli(app)
+    if settings.is_production:
+        _warn_about_demo_accounts(app)
     if settings.embedded:
         logger.warning(
             "embedded default: SQLite at %s and an in-process queue; set DATABASE_URL and "
@@ -71,6 +74,27 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.database_url.removeprefix("sqlite:///"),
         )
     return app
+
+
+def _warn_about_demo_accounts(app: Flask) -> None:
+    """Demo logins have a published password: production refuses them, and says they exist."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mcof_comms.demo import list_demo_accounts
+
+    try:
+        with app.app_context():
+            found = list_demo_accounts()
+            db.session.remove()
+    except SQLAlchemyError:  # no database yet (before `db upgrade`): nothing to warn about
+        return
+    if found:
+        logger.warning(
+            "%s demo accounts (users %s) exist on this production database; they cannot sign "
+            "in; delete them",
+            len(found),
+            ", ".join(map(str, found)),
+        )
 
 
 def _migrations_dir() -> object:
@@ -87,7 +111,9 @@ def _tune_sqlite(app: Flask) -> None:
 
     path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
     if path and not path.startswith(":memory:") and "mode=memory" not in path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not Path(path).exists():  # SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     with app.app_context():
         engine = db.engine
 

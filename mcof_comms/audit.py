@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -39,3 +40,24 @@ def list_entries(
     if action:
         query = query.where(AuditEntry.action == action)
     return list(db.session.scalars(query))
+
+
+def record_sensitive_reads(
+    actor: User | None, case_ids: Iterable[int | None], *, via: str, **detail: Any
+) -> int:
+    """One ``view_sensitive_case`` entry per distinct sensitive case a response returned.
+
+    ``case_ids`` are the cases whose words (or whose existence) the reader was shown; the ones
+    that are not sensitive are dropped here, so callers pass every case they returned.
+    """
+    from mcof_comms.models import Case
+
+    ids = sorted({i for i in case_ids if i is not None})
+    if not ids:
+        return 0
+    sensitive = db.session.scalars(
+        select(Case.id).where(Case.id.in_(ids), Case.sensitive_category.is_not(None))
+    ).all()
+    for case_id in sensitive:
+        record(actor, "view_sensitive_case", "case", case_id, via=via, **detail)
+    return len(sensitive)

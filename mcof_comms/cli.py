@@ -40,18 +40,41 @@ translate = AppGroup("translate", help="Extract, update, compile and check gette
 )
 @click.option("--sectors", default="", help="Comma-separated sector slugs (sector focal points).")
 @click.option("--name", default=None)
+@click.option(
+    "--operations",
+    default="all",
+    show_default=True,
+    help="Comma-separated operation slugs the user works in, or 'all' (an explicit grant).",
+)
 def create_user_command(
-    email: str, password: str, role: str, sectors: str, name: str | None
+    email: str, password: str, role: str, sectors: str, name: str | None, operations: str
 ) -> None:
-    """Create a user."""
+    """Create a user, working in the operations named (default: all of them)."""
+    from sqlalchemy import select
+
     from mcof_comms.auth.users import UserError, create_user
-    from mcof_comms.models import Role
+    from mcof_comms.console.services import set_operations
+    from mcof_comms.models import Operation, Role
 
     sector_list = [s.strip() for s in sectors.split(",") if s.strip()]
+    slugs = [s.strip() for s in operations.split(",") if s.strip()]
+    everywhere = slugs == ["all"]
+    found = (
+        {}
+        if everywhere
+        else dict(
+            db.session.execute(
+                select(Operation.slug, Operation.id).where(Operation.slug.in_(slugs))
+            )
+        )
+    )
+    if not everywhere and (unknown := sorted(set(slugs) - set(found))):
+        raise click.ClickException(f"unknown operations: {', '.join(unknown)}")
     try:
         user = create_user(email, password, Role(role), name=name, sectors=sector_list)
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
+    set_operations(user, list(found.values()), all_operations=everywhere)
     db.session.commit()
     click.echo(f"created user {user.id} ({user.role.value})")
 

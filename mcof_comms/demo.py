@@ -120,18 +120,52 @@ def is_empty() -> bool:
 
 def _ensure_staff() -> int:
     from mcof_comms.auth.users import create_user, get_user_by_email
+    from mcof_comms.console.services import set_operations
 
     made = 0
     for role, name, sectors in STAFF:
         email = f"{name}@{DEMO_DOMAIN}"
         if get_user_by_email(email) is None:
-            create_user(email, DEMO_PASSWORD, role, name=name.title(), sectors=sectors)
+            user = create_user(email, DEMO_PASSWORD, role, name=name.title(), sectors=sectors)
+            set_operations(user, [], all_operations=True)
             made += 1
     return made
 
 
+def is_demo_account(user: User) -> bool:
+    """A login that demo data made: its password is published, so production refuses it."""
+    return user.email.lower().endswith("@" + DEMO_DOMAIN)
+
+
+def refused_login(user: User) -> bool:
+    """True for a demo login on a production deployment: it may not sign in."""
+    from flask import current_app
+
+    return current_app.extensions["mcof_settings"].is_production and is_demo_account(user)
+
+
+def list_demo_accounts() -> list[int]:
+    """Ids of the demo logins in the database (start-up warns about them in production)."""
+    return list(db.session.scalars(select(User.id).where(User.email.ilike(f"%@{DEMO_DOMAIN}"))))
+
+
+def refuse_in_production() -> None:
+    """Demo data creates known logins (admin included): never on a production deployment."""
+    from flask import current_app
+
+    if current_app.extensions["mcof_settings"].is_production:
+        raise click.ClickException(
+            "MCOF_ENV=production: demo data creates logins with a published password and is "
+            "never seeded in production"
+        )
+
+
 def seed_demo(messages: int = 400, *, seed: int = 7) -> DemoResult:
-    """Seed staff, people and messages through the real receive path and pipeline. Commits."""
+    """Seed staff, people and messages through the real receive path and pipeline. Commits.
+
+    Refused in production (:func:`refuse_in_production`).
+    """
+    refuse_in_production()
     from mcof_comms.console.views.simulator import simulate_inbound
     from mcof_comms.setup import seed_defaults
 
@@ -272,6 +306,7 @@ def seed_demo_if_empty() -> None:
 @click.option("--messages", default=400, show_default=True, type=click.IntRange(1, 20000))
 def demo_data_command(messages: int) -> None:
     """Seed a realistic demo operation: staff of every role, people, triaged messages."""
+    refuse_in_production()
     result = seed_demo(messages)
     click.echo(
         f"created {result.users} users, {result.messages} messages, {result.cases} cases in "
@@ -279,4 +314,12 @@ def demo_data_command(messages: int) -> None:
     )
 
 
-__all__ = ["demo_data_command", "seed_demo", "seed_demo_if_empty"]
+__all__ = [
+    "demo_data_command",
+    "is_demo_account",
+    "list_demo_accounts",
+    "refuse_in_production",
+    "refused_login",
+    "seed_demo",
+    "seed_demo_if_empty",
+]

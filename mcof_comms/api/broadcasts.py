@@ -29,7 +29,13 @@ from mcof_comms.broadcasts.services import (
 from mcof_comms.console.services import in_scope
 from mcof_comms.extensions import csrf, db
 from mcof_comms.models import Broadcast, BroadcastStatus, Case, Channel, Contact, Operation
-from mcof_comms.outbound.services import OutboundError, enqueue_outbound, reply_to_contact
+from mcof_comms.outbound.services import (
+    OutboundError,
+    contact_operation_id,
+    enqueue_outbound,
+    reply_case,
+    reply_to_contact,
+)
 
 bp = Blueprint("api_broadcasts", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -172,7 +178,11 @@ def cancel(broadcast_id: int) -> Any:
 @bp.post("/contacts/<int:contact_id>/messages")
 @require_token(MESSAGE_READERS)
 def reply(contact_id: int) -> Any:
-    """Send a reply to one contact: ``{"body": ..., "channel": "sms"|"whatsapp"}``."""
+    """Send a reply to one contact: ``{"body": ..., "channel": "sms"|"whatsapp", "case_id": 12}``.
+
+    Without ``case_id`` the reply joins the contact's open sensitive case, else their latest
+    open case (404 when the caller may not open it).
+    """
     contact = db.get_or_404(Contact, contact_id)
     data = _json_body()
     body = data.get("body")
@@ -188,17 +198,27 @@ def reply(contact_id: int) -> Any:
     if case_id is not None and not isinstance(case_id, int):
         abort(400, description="case_id must be a case id")
     from mcof_comms.api.cases import may_view_case
-    from mcof_comms.api.views import may_view_contact
+    from mcof_comms.auth.visibility import may_view_contact
 
-    if case_id is not None:
-        case = db.session.get(Case, case_id)
-        if case is None or case.contact_id != contact.id or not may_view_case(g.api_user, case):
-            abort(404, description="no such case for this contact")
-    elif not may_view_contact(g.api_user, contact.id):
+    # a reply belongs to a case: the one named, else the open sensitive one, else the latest
+    # open one; only a contact with no open case gets a case-less reply, seen by their rule
+    case = db.session.get(Case, case_id) if case_id is not None else reply_case(contact.id)
+    if case_id is not None and (case is None or case.contact_id != contact.id):
+        abort(404, description="no such case for this contact")
+    if case is not None and not may_view_case(g.api_user, case):
+        abort(404, description="no such contact" if case_id is None else "no such case")
+    if case is None and not may_view_contact(g.api_user, contact.id):
         abort(404, description="no such contact")
     try:
         message = reply_to_contact(
-            contact, body, actor=g.api_user, channel=channel, case_id=case_id
+            contact,
+            body,
+            actor=g.api_user,
+            channel=channel,
+            case_id=case.id if case is not None else None,
+            operation_id=case.operation_id
+            if case is not None
+            else contact_operation_id(contact.id),
         )
     except OutboundError as exc:
         db.session.rollback()

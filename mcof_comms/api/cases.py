@@ -1,9 +1,10 @@
 """Read-only JSON API over cases, with the same visibility rules as the console.
 
-Who sees what: admins everything; coordinators every case that is not sensitive; sector focal
-points the non-sensitive cases of their sectors; protection focal points the sensitive cases.
-A life-threatening case is on top of every queue: every case worker sees it unless it is
-sensitive (then protection only).
+Who sees what, as in the console: admins everything; coordinators every case that is not
+sensitive; sector focal points the non-sensitive cases of their sectors; protection focal points
+the sensitive cases; all within their operations. A life-threatening case is on top of every
+queue its reader may see (its alert reaches every case worker of the operation, without the
+case's words).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import ColumnElement, and_, false, or_, select
 
+from mcof_comms import audit
 from mcof_comms.api.serializers import case_json
 from mcof_comms.api.views import _enum_arg, _int_arg, api_error
 from mcof_comms.auth.permissions import MESSAGE_READERS, can_view_case
@@ -21,7 +23,6 @@ from mcof_comms.extensions import csrf, db
 from mcof_comms.inputs import to_int
 from mcof_comms.models import (
     OPEN_STATUSES,
-    AuditEntry,
     Case,
     CaseEvent,
     CaseStatus,
@@ -43,32 +44,23 @@ _LIFE_THREATENING_OPEN = and_(
 
 
 def visible_cases(user: User) -> ColumnElement[bool]:
-    """SQL form of :func:`may_view_case`, within the user's operations."""
-    from mcof_comms.console.services import operation_scope, visible_cases_clause
+    """The console's rule (:func:`mcof_comms.console.services.visible_cases_clause`), within the
+    user's operations: the API shows no case the console would not open."""
+    from mcof_comms.console.services import visible_cases_clause
 
     if user.role not in MESSAGE_READERS:
         return false()
-    urgent = and_(Case.sensitive_category.is_(None), _LIFE_THREATENING_OPEN)
-    scope = operation_scope(user)
-    if scope is not None:
-        urgent = and_(urgent, Case.operation_id.in_(scope))
-    return or_(visible_cases_clause(user), urgent)
+    return visible_cases_clause(user)
 
 
 def may_view_case(user: User, case: Case) -> bool:
-    """The console's rule, plus: an open life-threatening case that is not sensitive is
-    visible to every case worker."""
+    """Python twin of :func:`visible_cases`: the console's rule, within the user's operations."""
     from mcof_comms.console.services import in_scope
 
-    if not in_scope(user, case.operation_id):
-        return False
-    if can_view_case(user, case):
-        return True
     return (
-        case.sensitive_category is None
-        and case.urgency is Urgency.LIFE_THREATENING
-        and case.status in OPEN_STATUSES
-        and user.role in MESSAGE_READERS
+        user.role in MESSAGE_READERS
+        and in_scope(user, case.operation_id)
+        and can_view_case(user, case)
     )
 
 
@@ -178,17 +170,7 @@ def get_case(case_id: int) -> Response:
 
 
 def _audit_sensitive(user: User, cases: list[Case]) -> None:
-    for case in cases:
-        if case.sensitive_category is not None:
-            db.session.add(
-                AuditEntry(
-                    user_id=user.id,
-                    action="view_sensitive_case",
-                    object_type="case",
-                    object_id=case.id,
-                    detail={"via": "api"},
-                )
-            )
+    audit.record_sensitive_reads(user, (case.id for case in cases), via="api")
 
 
 def _datetime_arg(name: str, raw: str) -> datetime:

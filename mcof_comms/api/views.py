@@ -1,25 +1,27 @@
-"""Read-only JSON API over messages and contacts, with bearer tokens."""
+"""Read-only JSON API over messages and contacts, with bearer tokens.
+
+Who sees which message and contact: :mod:`mcof_comms.auth.visibility` (re-exported here).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.sql.elements import ColumnElement
 
 from mcof_comms.api.serializers import contact_json, message_json
 from mcof_comms.auth.permissions import MESSAGE_READERS
 from mcof_comms.auth.tokens import require_token
+from mcof_comms.auth.visibility import audit_message_reads, may_view_contact, visible_messages
 from mcof_comms.extensions import csrf, db
 from mcof_comms.inputs import int_arg
-from mcof_comms.models import Case, Channel, Contact, Direction, Message, MessageStatus, Role, User
+from mcof_comms.models import Channel, Contact, Direction, Message, MessageStatus
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 MAX_LIMIT = 200
+__all__ = ["bp", "may_view_contact", "visible_messages"]
 
 
 def _enum_arg(name: str, enum_cls: type) -> object | None:
@@ -34,50 +36,6 @@ def _enum_arg(name: str, enum_cls: type) -> object | None:
 
 def _int_arg(name: str, default: int | None = None) -> int | None:
     return int_arg(request.args, name, default)
-
-
-def visible_messages(user: User) -> sa.Select[tuple[Message]]:
-    """Messages the reader may see: those of cases they may open, and, for admins and
-    coordinators, triaged messages outside any case (keywords, confirmations, broadcasts).
-
-    A message still waiting for triage could be an abuse report: only admins see it.
-    """
-    from mcof_comms.console.services import operation_scope, visible_cases_clause
-
-    in_case = sa.and_(Message.case_id.is_not(None), visible_cases_clause(user))
-    outside: ColumnElement[bool] = sa.false()
-    if user.role is Role.ADMIN:
-        outside = Message.case_id.is_(None)
-    elif user.role is Role.COORDINATOR:
-        outside = sa.and_(
-            Message.case_id.is_(None),
-            Message.sensitive_category.is_(None),
-            Message.status != MessageStatus.RECEIVED,
-        )
-        scope = operation_scope(user)
-        if scope is not None:
-            outside = sa.and_(outside, Message.operation_id.in_(scope))
-    return (
-        select(Message).outerjoin(Case, Case.id == Message.case_id).where(sa.or_(in_case, outside))
-    )
-
-
-def may_view_contact(user: User, contact_id: int) -> bool:
-    """Admins see every contact; others one with a case they may open, and coordinators also
-    one who never had a sensitive case."""
-    from mcof_comms.console.services import visible_cases_clause
-
-    if user.role is Role.ADMIN:
-        return True
-    visible = select(Case.id).where(Case.contact_id == contact_id, visible_cases_clause(user))
-    if db.session.scalar(visible.limit(1)) is not None:
-        return True
-    if user.role is Role.COORDINATOR:
-        sensitive = select(Case.id).where(
-            Case.contact_id == contact_id, Case.sensitive_category.is_not(None)
-        )
-        return db.session.scalar(sensitive.limit(1)) is None
-    return False
 
 
 @bp.get("/messages")
@@ -106,7 +64,8 @@ def list_messages() -> Response:
     limit = min(_int_arg("limit", 50) or 50, MAX_LIMIT)
     rows = list(db.session.scalars(query.limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
-    db.session.commit()  # token last_used_at
+    audit_message_reads(g.api_user, page, via="api")
+    db.session.commit()  # token last_used_at, audit entries
     return jsonify(
         data=[message_json(m, g.api_user) for m in page],
         next_cursor=str(page[-1].id) if more and page else None,
@@ -121,6 +80,7 @@ def get_message(message_id: int) -> Response:
     ).one_or_none()
     if message is None:
         abort(404, description="no such message")
+    audit_message_reads(g.api_user, [message], via="api")
     db.session.commit()
     return jsonify(message_json(message, g.api_user))
 

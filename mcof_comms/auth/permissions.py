@@ -10,8 +10,9 @@ from mcof_comms.models import Role
 MESSAGE_READERS = frozenset(
     {Role.ADMIN, Role.COORDINATOR, Role.SECTOR_FOCAL_POINT, Role.PROTECTION_FOCAL_POINT}
 )
-#: Roles that see phone numbers in full without an audited reveal.
-PHONE_READERS = frozenset({Role.ADMIN})
+#: Roles that see phone numbers in full without an audited reveal: none, admins included (the
+#: console's reveal shows a number once and records who saw it).
+PHONE_READERS: frozenset[Role] = frozenset()
 #: Roles that must sign in with a second factor (TOTP): they see safeguarding cases or manage
 #: everyone else's access.
 SECOND_FACTOR_ROLES = frozenset({Role.ADMIN, Role.PROTECTION_FOCAL_POINT})

@@ -132,19 +132,42 @@ def _tags(tags: list[str]) -> sa.ColumnElement[bool]:
     return exists(select(1).select_from(each).where(each.c.value.in_(tags)))
 
 
+#: Addresses of the console's simulator and of demo data: pretend people, never an audience.
+SIMULATED_ADDRESS = "sim:%"
+
+
+def _simulated() -> sa.ColumnElement[bool]:
+    cc = ContactChannel
+    return exists().where(cc.contact_id == Contact.id, cc.address.like(SIMULATED_ADDRESS))
+
+
+def hides_exclusions(audience: Mapping[str, Any]) -> bool:
+    """An audience naming its contacts is counted and previewed before the opt-out and
+    sensitive-case exclusions, which apply only when sending: otherwise the count for one
+    contact would tell whether that person opted out or has an open sensitive case."""
+    return audience.get("contacts") is not None
+
+
 def audience_filter(
-    audience: Mapping[str, Any], operation: Operation, now: datetime | None = None
+    audience: Mapping[str, Any],
+    operation: Operation,
+    now: datetime | None = None,
+    *,
+    exclusions: bool = True,
 ) -> sa.ColumnElement[bool]:
-    """The WHERE clause on ``contact`` for this audience."""
+    """The WHERE clause on ``contact`` for this audience; ``exclusions=False`` leaves out the
+    opt-out and open-sensitive-case exclusions (see :func:`hides_exclusions`)."""
     now = now or utcnow()
     from mcof_comms.cases.alerts import STAFF_TAG
 
     clauses: list[sa.ColumnElement[bool]] = [
         _in_operation(operation),
-        _usable_channel(audience),
         # on-call staff are paged through a contact row: never broadcast to them
         or_(Contact.tags.is_(None), ~_tags([STAFF_TAG])),
+        ~_simulated(),
     ]
+    if exclusions:
+        clauses.append(_usable_channel(audience))
     if languages := audience.get("languages"):
         with_default = (
             Contact.language.is_(None) if operation.default_language in languages else false()
@@ -168,7 +191,7 @@ def audience_filter(
         clauses.append(_tags(tags))
     if (contacts := audience.get("contacts")) is not None:
         clauses.append(Contact.id.in_(contacts) if contacts else false())
-    if not audience.get("include_sensitive", False):
+    if exclusions and not audience.get("include_sensitive", False):
         clauses.append(
             ~exists().where(
                 Case.contact_id == Contact.id,
@@ -185,12 +208,14 @@ def iter_recipients(
     *,
     after_contact_id: int = 0,
     batch: int = BATCH,
+    exclusions: bool = True,
 ) -> Iterator[list[Recipient]]:
     """Yield recipients in batches ordered by contact id, starting after ``after_contact_id``.
 
-    Each contact gets the allowed, not opted-out channel they last wrote on.
+    Each contact gets the allowed, not opted-out channel they last wrote on. ``exclusions=False``
+    is for previews only (see :func:`hides_exclusions`): consent is not looked at.
     """
-    where = audience_filter(audience, operation)
+    where = audience_filter(audience, operation, exclusions=exclusions)
     allowed = {Channel(c) for c in _channels(audience)}
     after = after_contact_id
     while True:
@@ -218,7 +243,7 @@ def iter_recipients(
             opted_out = row.opted_out_at is not None and (
                 row.opted_in_at is None or row.opted_in_at < row.opted_out_at
             )
-            if not opted_out:
+            if not opted_out or not exclusions:
                 options.setdefault(row.contact_id, []).append(row)
         recipients = []
         for contact_id, language in languages.items():

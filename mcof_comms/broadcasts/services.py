@@ -24,7 +24,12 @@ from flask import current_app
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from mcof_comms.broadcasts.audience import AudienceError, iter_recipients, validate_audience
+from mcof_comms.broadcasts.audience import (
+    AudienceError,
+    hides_exclusions,
+    iter_recipients,
+    validate_audience,
+)
 from mcof_comms.broadcasts.render import (
     RenderError,
     pick_language,
@@ -210,7 +215,8 @@ def preview_broadcast(broadcast: Broadcast) -> dict[str, Any]:
         prices[key] = Decimal(str(value))
     groups: dict[tuple[str, str], int] = defaultdict(int)
     total = 0
-    for batch in iter_recipients(broadcast.audience, operation):
+    exclusions = not hides_exclusions(broadcast.audience)
+    for batch in iter_recipients(broadcast.audience, operation, exclusions=exclusions):
         for recipient in batch:
             language = pick_language(
                 recipient.language,

@@ -43,15 +43,25 @@ def require_roles(roles: Iterable[object]) -> Callable[..., Any]:
     return decorator
 
 
+#: Browsers that reached us once over https keep to https for a year (production only).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 @bp.after_app_request
 def _security_headers(response: Response) -> Response:
-    if request.blueprint == "console" or request.path.startswith("/console/"):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if current_user and getattr(current_user, "is_authenticated", False):
-            response.headers.setdefault("Cache-Control", "no-store")
+    """On every response of the app (console, API, webhooks, health), not only the console's."""
+    from flask import current_app
+
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.extensions["mcof_settings"].is_production:
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+    if request.path.startswith("/api/") or (
+        request.blueprint == "console" and getattr(current_user, "is_authenticated", False)
+    ):
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

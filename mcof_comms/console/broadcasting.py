@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from mcof_comms.broadcasts.audience import audience_filter
+from mcof_comms.broadcasts.audience import audience_filter, hides_exclusions
 from mcof_comms.broadcasts.render import text_direction
 from mcof_comms.broadcasts.services import (
     broadcast_progress,
@@ -23,7 +23,7 @@ from mcof_comms.outbound.segments import count_segments
 
 def count_recipients(audience: dict[str, Any], operation: Operation) -> int:
     """How many people this audience reaches now (one per contact, consent checked)."""
-    where = audience_filter(audience, operation)
+    where = audience_filter(audience, operation, exclusions=not hides_exclusions(audience))
     return int(db.session.scalar(select(sa.func.count(Contact.id)).where(where)) or 0)
 
 

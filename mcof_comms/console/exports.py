@@ -93,6 +93,19 @@ def case_rows(user: User, filters: InboxFilters) -> Iterator[list[str]]:
         ]
 
 
+def sensitive_case_ids(user: User, filters: InboxFilters) -> list[int]:
+    """The sensitive cases an export of ``filters`` holds (its case rows, or the cases of its
+    message rows), for the audit log."""
+    query = (
+        inbox_query(export_scope(user), filters)
+        .where(Case.sensitive_category.is_not(None))
+        .with_only_columns(Case.id)
+        .order_by(None)
+        .limit(MAX_ROWS)
+    )
+    return list(db.session.scalars(query))
+
+
 def message_rows(user: User, filters: InboxFilters) -> Iterator[list[str]]:
     case_ids = inbox_query(export_scope(user), filters).with_only_columns(Case.id).order_by(None)
     query = (

@@ -26,7 +26,6 @@ from mcof_comms.models import (
     FeedbackType,
     Membership,
     Message,
-    MessageStatus,
     Operation,
     Role,
     Team,
@@ -89,29 +88,53 @@ class InboxFilters:
 
 
 def operation_scope(user: User) -> list[int] | None:
-    """Ids of the operations a user works in; None when they have no membership (all of them).
+    """Ids of the operations a user works in; None only with the explicit all-operations grant.
 
+    Fails closed: a user with no membership (or not saved yet) works in no operation, ``[]``.
     Looked up once per request.
     """
+    if user.id is None:
+        return []
     cache = g.setdefault("mcof_operation_scope", {}) if has_app_context() else {}
     if user.id not in cache:
-        ids = list(
-            db.session.scalars(select(Membership.operation_id).where(Membership.user_id == user.id))
-        )
-        cache[user.id] = ids or None
+        rows = db.session.execute(
+            select(Membership.operation_id, Membership.all_operations).where(
+                Membership.user_id == user.id
+            )
+        ).all()
+        everywhere = any(row.all_operations for row in rows)
+        ids = sorted({row.operation_id for row in rows if row.operation_id is not None})
+        cache[user.id] = None if everywhere else ids
     return cache[user.id]
 
 
-def in_scope(user: User, operation_id: int) -> bool:
+def in_scope(user: User, operation_id: int | None) -> bool:
     scope = operation_scope(user)
     return scope is None or operation_id in scope
+
+
+def set_operations(
+    user: User, operation_ids: Sequence[int], *, all_operations: bool = False
+) -> list[int]:
+    """Replace ``user``'s memberships: the explicit all-operations grant, or these operations
+    (none: no operation at all). Returns the operation ids kept. Flushes, no commit."""
+    known = set(db.session.scalars(select(Operation.id).where(Operation.id.in_(operation_ids))))
+    wanted = [] if all_operations else sorted(known)
+    db.session.execute(sa.delete(Membership).where(Membership.user_id == user.id))
+    if all_operations:
+        db.session.add(Membership(user_id=user.id, operation_id=None, all_operations=True))
+    db.session.add_all(Membership(user_id=user.id, operation_id=i) for i in wanted)
+    db.session.flush()
+    if has_app_context():
+        g.pop("mcof_operation_scope", None)
+    return wanted
 
 
 def visible_cases_clause(user: User) -> ColumnElement[bool]:
     """SQL twin of :func:`mcof_comms.auth.permissions.can_view_case`, within the user's
     operations."""
     role_clause = _role_clause(user)
-    scope = operation_scope(user) if user.id is not None else None
+    scope = operation_scope(user)
     if scope is None:
         return role_clause
     return sa.and_(role_clause, Case.operation_id.in_(scope))
@@ -409,8 +432,9 @@ def whatsapp_window(contact: Contact, now: datetime | None = None) -> WhatsAppWi
 
 
 def pseudonym(contact_id: int) -> str:
-    """A stable, non-reversible contact id for exports (HMAC with the app's secret key)."""
-    key = str(current_app.config["SECRET_KEY"]).encode()
+    """A stable, non-reversible contact id for exports (HMAC with the pseudonym key, which is
+    not the session key: see ``Settings.pseudonym_key``)."""
+    key = str(current_app.config["MCOF_PSEUDONYM_KEY"]).encode()
     digest = hmac.new(key, f"contact:{contact_id}".encode(), hashlib.sha256).hexdigest()
     return "c-" + digest[:12]
 
@@ -434,27 +458,13 @@ class MessagePage:
 def list_inbound_messages(
     user: User, filters: InboxFilters, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> MessagePage:
-    """Inbound messages, newest first: those of visible cases, and (for admins and
-    coordinators) those that never became a case, such as opt-outs. Sensitive messages only for
-    the roles that may see them."""
+    """Inbound messages, newest first, as :func:`mcof_comms.auth.visibility.messages_clause`
+    allows (those of visible cases, and case-less ones such as opt-outs by the rule of the
+    contact's cases). Sensitive messages only for the roles that may see them."""
     from mcof_comms.auth.permissions import can_see_sensitive
+    from mcof_comms.auth.visibility import messages_clause
 
-    without_case = user.role in (Role.ADMIN, Role.COORDINATOR)
-    clauses: list[ColumnElement[bool]] = [
-        Message.direction == Direction.IN,
-        sa.or_(
-            sa.and_(Message.case_id.is_not(None), visible_cases_clause(user)),
-            sa.and_(
-                Message.case_id.is_(None),
-                # waiting for triage it could be an abuse report: admins only until then
-                sa.true()
-                if user.role is Role.ADMIN
-                else (Message.status != MessageStatus.RECEIVED)
-                if without_case
-                else sa.false(),
-            ),
-        ),
-    ]
+    clauses: list[ColumnElement[bool]] = [Message.direction == Direction.IN, messages_clause(user)]
     if not can_see_sensitive(user.role):
         clauses.append(Message.sensitive_category.is_(None))
     scope = operation_scope(user)

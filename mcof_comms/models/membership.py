@@ -1,13 +1,15 @@
 """Which operations a staff member works in: roles are scoped to operations.
 
-A user with no membership works across every operation (one deployment, one response); once a
-user has memberships, the console shows them only the cases, dashboards, exports and broadcasts
-of those operations, in the role the user has.
+A user works in the operations of their memberships, in the role the user has: the console and
+the API show them only the cases, contacts, dashboards, exports and broadcasts of those
+operations. Working across every operation is an explicit grant, a membership with
+``all_operations`` set and no operation; a user with no membership works in none (fails
+closed).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcof_comms.db import Base, TimestampMixin, partial_index
@@ -15,13 +17,20 @@ from mcof_comms.db import Base, TimestampMixin, partial_index
 
 class Membership(TimestampMixin, Base):
     __tablename__ = "membership"
-    __table_args__ = (UniqueConstraint("user_id", "operation_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "operation_id"),
+        # one operation, or the explicit grant of all of them: never both, never neither
+        CheckConstraint(
+            "(operation_id IS NULL) = all_operations", name="operation_or_all_operations"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
-    operation_id: Mapped[int] = mapped_column(ForeignKey("operation.id", ondelete="CASCADE"))
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operation.id", ondelete="CASCADE"))
+    all_operations: Mapped[bool] = mapped_column(default=False, server_default="false")
 
 
 # --- console indexes on tables other areas own (defined here so their model files stay theirs;

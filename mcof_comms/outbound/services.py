@@ -23,6 +23,7 @@ from mcof_comms import jobs
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
+    OPEN_STATUSES,
     AuditEntry,
     Case,
     Channel,
@@ -207,6 +208,28 @@ def render_for(contact: Contact, render: Callable[..., str], *args: Any, **kwarg
     locale = contact.language or get_settings().default_locale
     with force_locale(locale):
         return render(*args, **kwargs)
+
+
+def reply_case(contact_id: int) -> Case | None:
+    """The case a reply sent without one belongs to: the contact's open sensitive case when
+    there is one (while it is open everything they write joins it), else their latest open
+    case; None when they have no open case."""
+    return db.session.scalars(
+        select(Case)
+        .where(Case.contact_id == contact_id, Case.status.in_(OPEN_STATUSES))
+        .order_by(Case.sensitive_category.is_(None), Case.last_message_at.desc(), Case.id.desc())
+        .limit(1)
+    ).first()
+
+
+def contact_operation_id(contact_id: int) -> int | None:
+    """The operation of the contact's latest message that has one (a case-less reply's)."""
+    return db.session.scalar(
+        select(Message.operation_id)
+        .where(Message.contact_id == contact_id, Message.operation_id.is_not(None))
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
 
 
 def reply_to_contact(

@@ -7,6 +7,7 @@ from typing import Any
 
 from mcof_comms.auth.tokens import create_token
 from mcof_comms.auth.users import create_user
+from mcof_comms.console.services import set_operations
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import Channel, Contact, ContactChannel, Message, Operation, Role
@@ -19,6 +20,7 @@ _phone_counter = iter(range(10_000, 10**7))
 
 def token_for(role: Role, email: str) -> tuple[str, int]:
     user = create_user(email, "correct horse battery", role)
+    set_operations(user, [], all_operations=True)  # the explicit grant (no membership: none)
     token = create_token(user)
     db.session.commit()
     return token, user.id

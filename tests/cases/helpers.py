@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mcof_comms.auth.tokens import create_token
 from mcof_comms.auth.users import create_user
+from mcof_comms.console.services import set_operations
 from mcof_comms.extensions import db
 from mcof_comms.jobs import INBOUND, AppWorker, get_backend
 from mcof_comms.models import Case, Direction, Message, MessageKind, Role
@@ -77,6 +78,7 @@ def api_token(role: Role, *, sectors: list[str] | None = None, email: str | None
         sectors=sectors or [],
     )
     db.session.flush()
+    set_operations(user, [], all_operations=True)  # the explicit grant (no membership: none)
     token = create_token(user, "tests")
     db.session.commit()
     return token

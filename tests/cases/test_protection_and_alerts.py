@@ -361,7 +361,7 @@ def test_safeguarding_report_goes_to_protection_hidden_from_a_coordinator(
     assert "food" not in ack.body
 
     coordinator = user_client(stack, Role.COORDINATOR)
-    assert coordinator.get(f"/cases/{case.id}").status_code == 403
+    assert coordinator.get(f"/cases/{case.id}").status_code == 404  # as if it did not exist
     inbox = coordinator.get("/inbox?view=messages").get_data(as_text=True)
     assert "distribution worker" not in inbox
     assert case.reference not in inbox

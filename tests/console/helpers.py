@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from mcof_comms.auth.permissions import SECOND_FACTOR_ROLES
+from mcof_comms.console.services import set_operations
 from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import (
@@ -53,6 +54,8 @@ def make_user(role: Role, *, email: str | None = None, sectors: list[str] | None
         user.totp_secret = TOTP_SECRET
         user.totp_enabled_at = utcnow()
     db.session.add(user)
+    db.session.flush()
+    set_operations(user, [], all_operations=True)  # the explicit grant (no membership: none)
     db.session.commit()
     return user
 

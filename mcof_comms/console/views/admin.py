@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ from mcof_comms.console import bp, require_roles, services
 from mcof_comms.console.forms import EmptyForm
 from mcof_comms.extensions import db
 from mcof_comms.inputs import to_int
-from mcof_comms.models import Membership, Operation, User
+from mcof_comms.models import Membership, User
 
 
 @bp.get("/audit")
@@ -31,15 +31,20 @@ def audit_log() -> str:
 @bp.get("/admin/users")
 @require_roles(AUDITORS)
 def admin_users() -> str:
-    """Staff, their roles, and the operations each works in (none: all of them)."""
+    """Staff, their roles, and the operations each works in (none ticked: none)."""
     users = list(db.session.scalars(select(User).order_by(User.email)))
     memberships: dict[int, set[int]] = {}
+    everywhere: set[int] = set()
     for membership in db.session.scalars(select(Membership)):
-        memberships.setdefault(membership.user_id, set()).add(membership.operation_id)
+        if membership.all_operations:
+            everywhere.add(membership.user_id)
+        elif membership.operation_id is not None:
+            memberships.setdefault(membership.user_id, set()).add(membership.operation_id)
     return render_template(
         "console/admin_users.html",
         users=users,
         memberships=memberships,
+        everywhere=everywhere,
         operations=services.list_operations(),
         form=EmptyForm(),
     )
@@ -48,16 +53,19 @@ def admin_users() -> str:
 @bp.post("/admin/users/<int:user_id>/operations")
 @require_roles(AUDITORS)
 def set_operations(user_id: int) -> Response:
-    """Replace a user's memberships with the operations ticked in the form."""
+    """Replace a user's memberships with the operations ticked, or the all-operations grant.
+
+    Unticking every operation leaves the user in none: all operations is only ever explicit.
+    """
     user = db.get_or_404(User, user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    known = {o.id for o in db.session.scalars(select(Operation))}
     chosen = (to_int(v) for v in request.form.getlist("operation_ids"))
-    wanted = {i for i in chosen if i is not None} & known
-    db.session.execute(delete(Membership).where(Membership.user_id == user.id))
-    db.session.add_all(Membership(user_id=user.id, operation_id=op_id) for op_id in sorted(wanted))
-    audit.record(current_user, "user.operations", "user", user.id, operations=sorted(wanted))
+    everywhere = request.form.get("all_operations") == "1"
+    kept = services.set_operations(
+        user, [i for i in chosen if i is not None], all_operations=everywhere
+    )
+    audit.record(current_user, "user.operations", "user", user.id, operations=kept, all=everywhere)
     db.session.commit()
     return redirect(url_for("console.admin_users"))
 

@@ -56,7 +56,8 @@ WORKFLOW_ERRORS = {
 
 
 def get_case_or_404(case_id: int) -> Case:
-    """Load a case the current user may open; 404 for missing, 403 for out of scope."""
+    """Load a case the current user may open; 404 for missing and for one they may not open
+    alike (as the API answers), so the answer never tells that a sensitive case exists."""
     case = db.get_or_404(Case, case_id)
     if not can_view_case(current_user, case) or not services.in_scope(
         current_user, case.operation_id
@@ -64,7 +65,7 @@ def get_case_or_404(case_id: int) -> Case:
         if case.sensitive_category is not None:
             audit.record(current_user, "denied_sensitive_case", "case", case.id)
             db.session.commit()
-        abort(403)
+        abort(404)
     return case
 
 

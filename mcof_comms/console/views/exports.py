@@ -28,7 +28,15 @@ def export(kind: str, fmt: str) -> Response:
         columns, rows = exports.CASE_COLUMNS, exports.case_rows(current_user, filters)
     else:
         columns, rows = exports.MESSAGE_COLUMNS, exports.message_rows(current_user, filters)
-    audit.record(current_user, "export", kind, None, format=fmt, filters=filters.as_args())
+    entry = audit.record(current_user, "export", kind, None, format=fmt, filters=filters.as_args())
+    db.session.flush()
+    # and the sensitive cases it holds, one entry each, as for every other sensitive read
+    audit.record_sensitive_reads(
+        current_user,
+        exports.sensitive_case_ids(current_user, filters),
+        via="export",
+        export_id=entry.id,
+    )
     db.session.commit()
     name = f"mcof-{kind}-{utcnow():%Y%m%d-%H%M}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
