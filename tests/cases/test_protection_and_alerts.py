@@ -91,6 +91,7 @@ class Browser:
 
     def __init__(self, app: Flask) -> None:
         self.client = app.test_client()
+        self.application = app  # as FlaskClient has it (the sign-in helper reads it)
         self.pool = ThreadPoolExecutor(max_workers=1)
 
     def get(self, *args: Any, **kwargs: Any) -> Any:

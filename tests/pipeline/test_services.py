@@ -76,7 +76,8 @@ def test_message_becomes_a_case_for_the_sector_team_in_its_language(
 
 
 def test_acknowledgement_is_localized_with_reference_and_due_time(seeded, twilio_post):
-    send(twilio_post, "Mon enfant est malade, il faut un médecin")
+    # not urgent: a sick child may be life-threatening, and then the reply is guidance
+    send(twilio_post, "Où est la clinique la plus proche ?")
     run_inbound(seeded)
 
     (case,) = all_cases()
@@ -122,7 +123,7 @@ def test_closed_case_is_not_joined(seeded, twilio_post):
 
 
 def test_referral_category_goes_to_the_referral_desk_with_partner(seeded, twilio_post):
-    send(twilio_post, "نحتاج طعام للأطفال، لا يوجد أكل")
+    send(twilio_post, "نحتاج طعام لعائلتنا، لا يوجد أكل")
     run_inbound(seeded)
 
     (case,) = all_cases()
