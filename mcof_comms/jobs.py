@@ -234,7 +234,8 @@ def run_worker(app: Flask, stages: Sequence[str], *, burst: bool = False) -> Non
     leaves its queues unserved until someone notices. Each ending is logged and followed by a
     fresh worker (a new name: the old one may not have been able to record its death).
     """
-    warm_up_in_background(app)
+    if INBOUND in stages:  # only triage needs the safety model; senders start lean
+        warm_up_in_background(app)
     backend = get_backend(app)
     delay = RESTART_DELAYS[0]
     while True:

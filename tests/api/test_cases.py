@@ -10,7 +10,7 @@ from mcof_comms.models import AuditEntry, Role
 from mcof_comms.setup import seed_defaults
 from tests.cases.helpers import all_cases, api_token, auth, inbound, run_inbound, send
 
-HEALTH = "Mon enfant est malade, il faut un médecin"
+HEALTH = "Où est la clinique la plus proche ?"
 SHELTER = "Nou bezwen tant ak prela, kay nou kraze nèt"
 SEA = "He said I get my card faster if I come to his tent at night"
 RUBBLE = "My father is under the rubble and bleeding, please help"
