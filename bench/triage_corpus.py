@@ -24,16 +24,8 @@ sys.path.insert(0, str(ROOT))
 from mcof_comms.pipeline import load_taxonomy, triage  # noqa: E402
 from mcof_comms.pipeline.corpus import shipped_corpus  # noqa: E402
 from mcof_comms.pipeline.signals import train_signal_model  # noqa: E402
+from mcof_comms.pipeline.taxonomy import SENSITIVITY_CATEGORIES as SENSITIVE  # noqa: E402
 
-SENSITIVE = (
-    "sexual_exploitation_abuse",
-    "gbv",
-    "child_protection",
-    "trafficking",
-    "fraud_corruption",
-    "staff_misconduct",
-    "threat_to_life",
-)
 TARGETS = {
     "safeguarding recall": 0.97,
     "safeguarding recall, worst language": 0.90,

@@ -76,9 +76,7 @@ def life_threatening_guidance(reference: str, emergency_number: str | None = Non
     )
 
 
-def sensitive_life_threatening_guidance(
-    reference: str, emergency_number: str | None = None
-) -> str:
+def sensitive_life_threatening_guidance(reference: str, emergency_number: str | None = None) -> str:
     """A safeguarding report with a threat to life: the safe reply (never repeats what was
     written, asks nothing that someone else reading the phone would notice) plus what to do."""
     if emergency_number:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -44,6 +44,7 @@ from sklearn.linear_model import LogisticRegression
 from mcof_comms.pipeline.decisions import SectorMatch
 from mcof_comms.pipeline.lexicon import Matcher, hit_score, normalize, tokenize
 from mcof_comms.pipeline.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
+from mcof_comms.pipeline.tfidf import FastTfidf, add_blocks
 
 FORMAT = b"MCOF-SECTOR-MODEL/1\n"
 Example = tuple[str, Iterable[str]]
@@ -152,7 +153,7 @@ class SectorModel:
         self._lexicon_concepts = lexicon_concepts
         self._lexicon_scale = lexicon_scale
         self._coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)
-        self._fast: tuple[_FastVectorizer, _FastVectorizer] | None = None
+        self._fast: tuple[FastTfidf, FastTfidf] | None = None
         self._intercept = intercept.astype(np.float32)
         self.thresholds = thresholds
         self.trained_at = trained_at
@@ -197,23 +198,9 @@ class SectorModel:
         decision values and the lexicon hit score per concept.
         """
         norm = normalize(text)
-        z = self._intercept.astype(np.float64)
-        offset = 0
         if self._fast is None:
-            self._fast = (_fast_vectorizer(self._word), _fast_vectorizer(self._char))
-        for fast in self._fast:
-            counts: dict[int, int] = {}
-            for feature in fast.analyze(norm):
-                j = fast.vocabulary.get(feature)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if counts:
-                idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
-                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-                values = (1.0 + np.log(tf)) * fast.idf[idx]
-                values /= np.sqrt(values @ values)
-                z = z + values @ self._coef_t[idx + offset]
-            offset += len(fast.vocabulary)
+            self._fast = (FastTfidf.of(self._word), FastTfidf.of(self._char))
+        z, offset = add_blocks(self._intercept.astype(np.float64), self._fast, norm, self._coef_t)
         hits = self._lexicon.match(tokenize(norm))
         scores = np.zeros(len(self._lexicon_concepts))
         for j, concept in enumerate(self._lexicon_concepts):
@@ -280,13 +267,6 @@ class SectorModel:
         return model
 
 
-@dataclass(frozen=True)
-class _FastVectorizer:
-    analyze: Callable[[str], list[str]]
-    vocabulary: dict[str, int]
-    idf: np.ndarray
-
-
 def _concept_of(label: str, concepts: tuple[str, ...]) -> str:
     for concept in concepts:
         if concept.split(".", 1)[1] == label:
@@ -312,13 +292,6 @@ def _choose_lexicon_weight(calibrated: np.ndarray, lexicon: np.ndarray, y: np.nd
         if f > best_f + 0.002:
             best_w, best_f = w, f
     return best_w
-
-
-def _fast_vectorizer(vectorizer: TfidfVectorizer) -> _FastVectorizer:
-    """Analyzer, vocabulary and idf of a fitted vectorizer, for the one-text path."""
-    return _FastVectorizer(
-        vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_.astype(np.float64)
-    )
 
 
 def _lexicon_matrix(
