@@ -79,6 +79,12 @@ def shipped_corpus() -> tuple[Labelled, ...]:
     return tuple(read_jsonl(corpus_files()))
 
 
+@cache
+def shipped_fingerprint() -> str:
+    """The shipped corpus's fingerprint, computed once per process (it hashes every text)."""
+    return fingerprint(shipped_corpus())
+
+
 def fingerprint(examples: Sequence[Labelled]) -> str:
     """Short stable hash of a training set, part of a model's version."""
     digest = hashlib.blake2b(digest_size=6)

@@ -24,7 +24,7 @@ from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import Message, ModelKind, ModelStatus, SectorModelVersion, TrainingExample
 from mcof_comms.operations.services import cached, invalidate_caches
-from mcof_comms.pipeline.corpus import Labelled, fingerprint, shipped_corpus
+from mcof_comms.pipeline.corpus import Labelled, shipped_corpus, shipped_fingerprint
 from mcof_comms.pipeline.signals import SignalModel, train_signal_model
 from mcof_comms.pipeline.taxonomy import Taxonomy
 from mcof_comms.pipeline.triage import triage
@@ -40,8 +40,7 @@ _lock = threading.Lock()
 
 def base_signal_model(taxonomy: Taxonomy) -> SignalModel:
     """The model trained from the shipped corpus alone, once per process and taxonomy."""
-    corpus = shipped_corpus()
-    key = (taxonomy.version, fingerprint(corpus))
+    key = (taxonomy.version, shipped_fingerprint())
     model = _base.get(key)
     if model is not None:
         return model
@@ -49,7 +48,7 @@ def base_signal_model(taxonomy: Taxonomy) -> SignalModel:
         model = _base.get(key)
         if model is None:
             started = time.monotonic()
-            model = train_signal_model(corpus, taxonomy=taxonomy)
+            model = train_signal_model(shipped_corpus(), taxonomy=taxonomy)
             _base.clear()
             _base[key] = model
             logger.info(
