@@ -93,6 +93,12 @@ def evaluate(rows: Sequence[dict], results: Sequence[object]) -> dict[str, objec
     tp = sum(t and p for t, p in zip(truth_l, pred_l, strict=True))
     out["life-threatening recall"] = (tp, sum(truth_l))
     out["life-threatening precision"] = (tp, sum(pred_l))
+    lt_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r, t, p in zip(rows, truth_l, pred_l, strict=True):
+        if t:
+            lt_lang[r["language"]][0] += p
+            lt_lang[r["language"]][1] += 1
+    out["_lt_per_lang"] = lt_lang
     out["_lt_misses"] = [
         r["id"] for r, t, p in zip(rows, truth_l, pred_l, strict=True) if t and not p
     ]
@@ -221,6 +227,10 @@ def main() -> None:
         f"{'cold start, all':<26}"
         + "".join(f"{base['_sg_per_lang'][c][0] / base['_sg_per_lang'][c][1]:>7.2f}" for c in langs)
     )
+
+    lt = mine["_lt_per_lang"]
+    print("\nlife-threatening recall per language (with the model; caught/total)")
+    print("  " + ", ".join(f"{c} {k}/{n}" for c, (k, n) in sorted(lt.items())))
 
     print("\nfeedback type confusion (rows: truth, columns: predicted, with the model)")
     kinds = ("question", "request", "complaint", "rumour", "suggestion", "appreciation", "other")
