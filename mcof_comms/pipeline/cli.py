@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from mcof_comms.extensions import db
+
+if TYPE_CHECKING:
+    from mcof_comms.models import SectorModelVersion
+    from mcof_comms.pipeline.training import TrainOutcome
 
 operations = AppGroup("operations", help="Operations and triage configuration.")
 
@@ -70,14 +76,7 @@ def train_command(force: bool, min_examples: int | None, schedule: bool) -> None
         force=force,
     )
     db.session.commit()
-    if outcome.version is None:
-        click.echo(f"no model trained: {outcome.reason}")
-    else:
-        verdict = "promoted" if outcome.promoted else "not promoted"
-        click.echo(
-            f"{outcome.version.version} {verdict}: held-back score {outcome.score:.3f} "
-            f"vs {outcome.baseline:.3f} in use ({outcome.reason})"
-        )
+    _report(outcome, "model", lambda v: v.version)
     from mcof_comms.pipeline.signal_training import train_signals_and_maybe_promote
 
     signals = train_signals_and_maybe_promote(
@@ -86,19 +85,23 @@ def train_command(force: bool, min_examples: int | None, schedule: bool) -> None
         force=force,
     )
     db.session.commit()
-    if signals.version is None:
-        click.echo(f"no safety model trained: {signals.reason}")
-    else:
-        verdict = "promoted" if signals.promoted else "not promoted"
-        click.echo(
-            f"safety model {signals.version.id} {verdict}: held-back score {signals.score:.3f} "
-            f"vs {signals.baseline:.3f} in use ({signals.reason})"
-        )
+    _report(signals, "safety model", lambda v: f"safety model {v.id}")
     if schedule:
         from mcof_comms.pipeline.jobs import schedule_retraining
 
         job_id = schedule_retraining()
         click.echo(f"retraining scheduled ({job_id})" if job_id else "queue unavailable")
+
+
+def _report(outcome: TrainOutcome, kind: str, name: Callable[[SectorModelVersion], str]) -> None:
+    if outcome.version is None:
+        click.echo(f"no {kind} trained: {outcome.reason}")
+        return
+    verdict = "promoted" if outcome.promoted else "not promoted"
+    click.echo(
+        f"{name(outcome.version)} {verdict}: held-back score {outcome.score:.3f} "
+        f"vs {outcome.baseline:.3f} in use ({outcome.reason})"
+    )
 
 
 def register_pipeline_cli(app: Flask) -> None:

@@ -30,8 +30,6 @@ held-back corrections. ``from_bytes`` unpickles: load only bytes this platform p
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +39,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from mcof_comms.pipeline import artifacts
 from mcof_comms.pipeline.decisions import SectorMatch
 from mcof_comms.pipeline.lexicon import Matcher, hit_score, normalize, tokenize
 from mcof_comms.pipeline.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
@@ -251,20 +250,12 @@ class SectorModel:
 
     def to_bytes(self) -> bytes:
         """Serialise (format header + pickle)."""
-        buffer = io.BytesIO()
-        buffer.write(FORMAT)
-        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        return buffer.getvalue()
+        return artifacts.dump(self, FORMAT)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SectorModel:
         """Load bytes written by :meth:`to_bytes` (trusted source only: this is pickle)."""
-        if not data.startswith(FORMAT):
-            raise ValueError("not a serialised SectorModel (bad header)")
-        model = pickle.loads(data[len(FORMAT) :])  # noqa: S301 - our own stored models only
-        if not isinstance(model, cls):
-            raise ValueError("serialised object is not a SectorModel")
-        return model
+        return artifacts.load(data, FORMAT, cls)
 
 
 def _concept_of(label: str, concepts: tuple[str, ...]) -> str:

@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mcof_comms.db import utcnow
 from mcof_comms.extensions import db
 from mcof_comms.models import Message, ModelKind, ModelStatus, SectorModelVersion, TrainingExample
-from mcof_comms.operations.services import cached, invalidate_caches
+from mcof_comms.operations.services import cached
 from mcof_comms.pipeline.corpus import Labelled, shipped_corpus, shipped_fingerprint
 from mcof_comms.pipeline.signals import SignalModel, train_signal_model
 from mcof_comms.pipeline.taxonomy import Taxonomy
+from mcof_comms.pipeline.training import TrainOutcome, settle
 from mcof_comms.pipeline.triage import triage
 
 logger = logging.getLogger(__name__)
@@ -193,18 +193,9 @@ def should_promote_signals(new: SignalScores, current: SignalScores) -> bool:
     return new.primary > current.primary
 
 
-@dataclass(frozen=True)
-class SignalOutcome:
-    version: SectorModelVersion | None
-    promoted: bool
-    reason: str
-    score: float | None = None
-    baseline: float | None = None
-
-
 def train_signals_and_maybe_promote(
     taxonomy: Taxonomy, *, min_examples: int = 20, force: bool = False
-) -> SignalOutcome:
+) -> TrainOutcome:
     """Train a candidate on the corpus and the corrections not held back, score it and the
     model in use on the held-back ones, promote it only if better. Flushes, never commits."""
     rows = list(db.session.scalars(select(TrainingExample).order_by(TrainingExample.id)))
@@ -212,7 +203,7 @@ def train_signals_and_maybe_promote(
     held = [e for e in as_labelled([e for e in rows if e.holdout]) if e.urgency]
     if len(train) < min_examples or not held:
         reason = f"not enough corrections ({len(train)} to train, {len(held)} held back)"
-        return SignalOutcome(None, False, reason)
+        return TrainOutcome(None, False, reason)
     last = db.session.scalars(
         select(SectorModelVersion)
         .where(SectorModelVersion.kind == ModelKind.SIGNALS)
@@ -220,7 +211,7 @@ def train_signals_and_maybe_promote(
         .limit(1)
     ).first()
     if not force and last is not None and last.trained_on + last.evaluated_on == len(rows):
-        return SignalOutcome(None, False, "no new corrections since the last model")
+        return TrainOutcome(None, False, "no new corrections since the last model")
 
     candidate = SectorModelVersion(
         kind=ModelKind.SIGNALS,
@@ -245,21 +236,7 @@ def train_signals_and_maybe_promote(
         "thresholds": model.thresholds,
     }
     promote = should_promote_signals(new_scores, old_scores)
-    if promote:
-        for row in db.session.scalars(
-            select(SectorModelVersion).where(
-                SectorModelVersion.status == ModelStatus.PROMOTED,
-                SectorModelVersion.kind == ModelKind.SIGNALS,
-            )
-        ):
-            row.status = ModelStatus.RETIRED
-        db.session.flush()  # one promoted model of each kind (unique partial index)
-        candidate.status = ModelStatus.PROMOTED
-        candidate.promoted_at = utcnow()
-        invalidate_caches()
-    else:
-        candidate.status = ModelStatus.REJECTED
-    db.session.flush()
+    settle(candidate, promote=promote)
     logger.info(
         "signal model %s %s: %.3f vs %.3f in use",
         candidate.id,
@@ -268,4 +245,4 @@ def train_signals_and_maybe_promote(
         old_scores.primary,
     )
     reason = "better than the model in use" if promote else "not better than the model in use"
-    return SignalOutcome(candidate, promote, reason, new_scores.primary, old_scores.primary)
+    return TrainOutcome(candidate, promote, reason, new_scores.primary, old_scores.primary)

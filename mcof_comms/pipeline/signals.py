@@ -21,8 +21,6 @@ bytes this platform produced).
 
 from __future__ import annotations
 
-import io
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from mcof_comms.pipeline import artifacts
 from mcof_comms.pipeline.corpus import Labelled, fingerprint
 from mcof_comms.pipeline.decisions import classify_urgency, detect_sensitivity, match_text
 from mcof_comms.pipeline.lexicon import Hit, Matcher, hit_score, normalize, tokenize
@@ -331,20 +330,12 @@ class SignalModel:
 
     def to_bytes(self) -> bytes:
         """Serialise (format header + pickle)."""
-        buffer = io.BytesIO()
-        buffer.write(FORMAT)
-        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        return buffer.getvalue()
+        return artifacts.dump(self, FORMAT)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SignalModel:
         """Load bytes written by :meth:`to_bytes` (trusted source only: this is pickle)."""
-        if not data.startswith(FORMAT):
-            raise ValueError("not a serialised SignalModel (bad header)")
-        model = pickle.loads(data[len(FORMAT) :])  # noqa: S301 - our own stored models only
-        if not isinstance(model, cls):
-            raise ValueError("serialised object is not a SignalModel")
-        return model
+        return artifacts.load(data, FORMAT, cls)
 
 
 def rule_signals(text: str, taxonomy: Taxonomy) -> tuple[bool, bool]:

@@ -204,16 +204,7 @@ def train_and_maybe_promote(
         "in_use_version": current_row.version if current_row else "lexicon",
     }
     promote = should_promote(new_scores, old_scores)
-    if promote:
-        if current_row is not None:
-            current_row.status = ModelStatus.RETIRED
-            db.session.flush()  # one promoted model at a time (unique partial index)
-        candidate.status = ModelStatus.PROMOTED
-        candidate.promoted_at = utcnow()
-        invalidate_caches()
-    else:
-        candidate.status = ModelStatus.REJECTED
-    db.session.flush()
+    settle(candidate, promote=promote)
     logger.info(
         "sector model %s %s: %.3f vs %.3f in use",
         candidate.id,
@@ -223,6 +214,26 @@ def train_and_maybe_promote(
     )
     reason = "better than the model in use" if promote else "not better than the model in use"
     return TrainOutcome(candidate, promote, reason, new_scores.primary, old_scores.primary)
+
+
+def settle(candidate: SectorModelVersion, *, promote: bool) -> None:
+    """Promote the candidate in place of the model of its kind in use, or reject it."""
+    if promote:
+        for row in db.session.scalars(
+            select(SectorModelVersion).where(
+                SectorModelVersion.status == ModelStatus.PROMOTED,
+                SectorModelVersion.kind == candidate.kind,
+                SectorModelVersion.id != candidate.id,
+            )
+        ):
+            row.status = ModelStatus.RETIRED
+        db.session.flush()  # one promoted model of each kind (unique partial index)
+        candidate.status = ModelStatus.PROMOTED
+        candidate.promoted_at = utcnow()
+        invalidate_caches()
+    else:
+        candidate.status = ModelStatus.REJECTED
+    db.session.flush()
 
 
 def _scores_json(scores: Scores) -> dict[str, Any]:
